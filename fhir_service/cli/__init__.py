@@ -1,0 +1,1 @@
+"""The `fhir-service` command line: one subcommand module per job, all on the same engine."""

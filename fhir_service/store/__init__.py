@@ -1,0 +1,1 @@
+"""Persistence of FHIR resources behind the `Repository` interface (SQLAlchemy: SQLite default, PostgreSQL)."""
