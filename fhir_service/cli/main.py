@@ -9,6 +9,10 @@ import sys
 # subcommand -> (module, one-line help). Each module has `configure(parser)` and `run(args) -> int`.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("fhir_service.cli.validate", "validate FHIR JSON resources or Bundles; prints OperationOutcomes"),
+    "serve": ("fhir_service.cli.serve", "run the FHIR REST server (base /fhir)"),
+    "load": ("fhir_service.cli.load", "load Bundles and resources into a store, idempotently"),
+    "profiles": ("fhir_service.cli.profiles", "generate snapshots of a FHIR package's profiles, or check them"),
+    "cases": ("fhir_service.cli.cases", "build the case Bundles in bundles/ from their timelines"),
 }
 
 EXIT_USAGE = 2
