@@ -22,6 +22,7 @@ from fhir_service.fhirpath import fixes
 from fhir_service.fhirpath.errors import FhirPathError
 from fhir_service.fhirpath.functions import FHIR_FUNCTIONS
 from fhir_service.fhirpath.parser import parse
+from fhir_service.fhirpath.spec_functions import SPEC_FUNCTIONS
 
 R4_MODEL: dict[str, Any] = models["r4"]
 
@@ -35,7 +36,7 @@ LOINC = "http://loinc.org"
 fixes.apply()
 
 #: fhirpathpy consults this table before its own registry: our FHIR functions and the fixed ones.
-FUNCTIONS: dict[str, dict[str, Any]] = {**FHIR_FUNCTIONS, **fixes.FIXED_FUNCTIONS}
+FUNCTIONS: dict[str, dict[str, Any]] = {**SPEC_FUNCTIONS, **FHIR_FUNCTIONS, **fixes.FIXED_FUNCTIONS}
 
 
 class _Environment(dict):
