@@ -1,0 +1,325 @@
+"""StructureDefinition snapshots compiled into compact element trees: what the walker consults at every node.
+
+Why: a snapshot is a flat list of ElementDefinitions addressed by dotted paths. Walking a resource against that
+list directly would mean string matching at every node. Compiling once per StructureDefinition gives, for each
+element, its children keyed by the JSON property name (choice types expanded: `value[x]` -> `valueQuantity`,
+`valueString`, ...), its cardinality, allowed types, fixed/pattern values, binding, slicing and its invariants with
+their FHIRPath compiled once. Compiled trees are cached per Definitions through `definitions.memo`.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fhir_service.definitions import Definitions
+from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
+
+FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+SYSTEM_TYPES = {
+    "http://hl7.org/fhirpath/System.String": "string",
+    "http://hl7.org/fhirpath/System.Boolean": "boolean",
+    "http://hl7.org/fhirpath/System.Integer": "integer",
+    "http://hl7.org/fhirpath/System.Decimal": "decimal",
+    "http://hl7.org/fhirpath/System.Date": "date",
+    "http://hl7.org/fhirpath/System.DateTime": "dateTime",
+    "http://hl7.org/fhirpath/System.Time": "time",
+}
+PRIMITIVE_TYPES = frozenset({
+    "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary", "instant", "date",
+    "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt", "positiveInt", "uuid", "xhtml", "integer64",
+})
+NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1", "txt-1", "txt-2"})  # checked natively at every element (see walker)
+UNBOUNDED = 1 << 40
+
+
+@dataclass(slots=True)
+class TypeRef:
+    code: str
+    profiles: tuple[str, ...] = ()
+    target_profiles: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Constraint:
+    key: str
+    severity: str
+    human: str
+    expression: str
+    compiled: CompiledExpression | None
+    source: str | None
+
+
+@dataclass(slots=True)
+class Discriminator:
+    type: str  # value | pattern | type | profile | exists
+    path: str
+
+
+@dataclass(slots=True)
+class Slicing:
+    discriminators: list[Discriminator]
+    rules: str  # open | closed | openAtEnd
+    ordered: bool
+
+
+@dataclass(slots=True, eq=False)
+class ElementDef:
+    """One compiled ElementDefinition. `children` maps JSON property names to (element, type code or None)."""
+
+    id: str
+    path: str
+    name: str
+    min: int
+    max: int
+    types: list[TypeRef]
+    base_path: str
+    slice_name: str | None = None
+    is_choice: bool = False
+    content_ref: str | None = None
+    fixed: Any = None
+    fixed_type: str | None = None
+    pattern: Any = None
+    pattern_type: str | None = None
+    binding_strength: str | None = None
+    binding_valueset: str | None = None
+    constraints: list[Constraint] = field(default_factory=list)
+    slicing: Slicing | None = None
+    slices: list["ElementDef"] = field(default_factory=list)
+    children: dict[str, tuple["ElementDef", str | None]] = field(default_factory=dict)
+    child_list: list["ElementDef"] = field(default_factory=list)
+    max_length: int | None = None
+    min_value: Any = None
+    max_value: Any = None
+    has_inline_children: bool = False
+    base_max: int = UNBOUNDED  # the base definition's max decides the JSON shape (array or not)
+
+    @property
+    def type_codes(self) -> list[str]:
+        return [t.code for t in self.types]
+
+    def type_ref(self, code: str | None) -> TypeRef | None:
+        for t in self.types:
+            if t.code == code:
+                return t
+        return self.types[0] if len(self.types) == 1 and code is None else None
+
+
+@dataclass(slots=True, eq=False)
+class CompiledStructure:
+    """A StructureDefinition compiled: the root element, elements by id (for contentReference), and facts."""
+
+    url: str
+    type: str
+    kind: str
+    root: ElementDef
+    by_id: dict[str, ElementDef]
+    abstract: bool
+    derivation: str | None
+    base_definition: str | None
+    context: list[dict[str, Any]] = field(default_factory=list)
+    context_invariants: list[str] = field(default_factory=list)
+
+
+class StructureError(Exception):
+    """A StructureDefinition that cannot be compiled (missing or broken snapshot)."""
+
+
+def type_code(type_json: dict[str, Any]) -> str:
+    code = type_json.get("code", "")
+    if code.startswith("http://hl7.org/fhirpath/System."):
+        for ext in type_json.get("extension", ()):
+            if ext.get("url") == FHIR_TYPE_EXT:
+                return ext.get("valueUrl") or ext.get("valueUri") or SYSTEM_TYPES.get(code, "string")
+        return SYSTEM_TYPES.get(code, "string")
+    return code
+
+
+def _max(value: str | None) -> int:
+    if value is None or value == "*":
+        return UNBOUNDED
+    try:
+        return int(value)
+    except ValueError:
+        return UNBOUNDED
+
+
+def _prefixed(element: dict[str, Any], prefix: str) -> tuple[Any, str | None]:
+    for key, value in element.items():
+        if key.startswith(prefix) and len(key) > len(prefix) and key[len(prefix)].isupper():
+            return value, key[len(prefix):]
+    return None, None
+
+
+_TRACE = re.compile(r"\.trace\('[^']*'(\s*,\s*[^()]*(\([^()]*\))?[^()]*)?\)")
+_expr_lock = threading.Lock()
+_expr_cache: dict[str, CompiledExpression | None] = {}
+
+
+def compiled_expression(expression: str) -> CompiledExpression | None:
+    """Compile a FHIRPath expression once per process (invariants repeat across many definitions)."""
+    cached = _expr_cache.get(expression, False)
+    if cached is not False:
+        return cached  # type: ignore[return-value]
+    try:
+        # trace() returns its input: dropping it keeps the meaning and keeps the engine from printing (dom-3).
+        result: CompiledExpression | None = compile_expression(_TRACE.sub("", expression))
+    except Exception:  # noqa: BLE001 - an expression our engine cannot parse is reported at use
+        result = None
+    with _expr_lock:
+        _expr_cache[expression] = result
+    return result
+
+
+def _element(raw: dict[str, Any]) -> ElementDef:
+    path = raw.get("path", "")
+    last = path.rsplit(".", 1)[-1]
+    is_choice = last.endswith("[x]")
+    types = []
+    for t in raw.get("type", ()) or ():
+        types.append(TypeRef(type_code(t), tuple(t.get("profile", ()) or ()), tuple(t.get("targetProfile", ()) or ())))
+    base = raw.get("base") or {}
+    elem = ElementDef(
+        id=raw.get("id") or path, path=path, name=last[:-3] if is_choice else last,
+        min=int(raw.get("min", 0) or 0), max=_max(raw.get("max")), types=types,
+        base_path=base.get("path", path), slice_name=raw.get("sliceName"), is_choice=is_choice,
+        max_length=raw.get("maxLength"), base_max=_max(base.get("max", raw.get("max"))),
+    )
+    ref = raw.get("contentReference")
+    if ref:
+        elem.content_ref = ref.split("#", 1)[-1]
+    elem.fixed, elem.fixed_type = _prefixed(raw, "fixed")
+    elem.pattern, elem.pattern_type = _prefixed(raw, "pattern")
+    elem.min_value, _ = _prefixed(raw, "minValue")
+    elem.max_value, _ = _prefixed(raw, "maxValue")
+    binding = raw.get("binding")
+    if binding and binding.get("valueSet"):
+        elem.binding_strength = binding.get("strength")
+        elem.binding_valueset = binding.get("valueSet")
+    for c in raw.get("constraint", ()) or ():
+        key = c.get("key", "")
+        expr = c.get("expression")
+        if not expr or key in NATIVE_INVARIANTS:
+            continue
+        elem.constraints.append(Constraint(key, c.get("severity", "error"), c.get("human", ""), expr,
+                                           compiled_expression(expr), c.get("source")))
+    slicing = raw.get("slicing")
+    if slicing:
+        elem.slicing = Slicing(
+            [Discriminator(d.get("type", "value"), d.get("path", "$this")) for d in slicing.get("discriminator", ())],
+            slicing.get("rules", "open"), bool(slicing.get("ordered", False)))
+    return elem
+
+
+def _add_child(parent: ElementDef, child: ElementDef) -> None:
+    parent.child_list.append(child)
+    parent.has_inline_children = True
+    if child.is_choice:
+        for t in child.types:
+            code = t.code
+            parent.children[child.name + code[:1].upper() + code[1:]] = (child, code)
+    else:
+        parent.children[child.name] = (child, None)
+
+
+def _attach_renamed_choice(parent: ElementDef, child: ElementDef) -> bool:
+    """A snapshot element named like `valueQuantity` (a profile constraining one choice type by its name)."""
+    for name, (existing, code) in list(parent.children.items()):
+        if existing.is_choice and name == child.name:
+            child.is_choice = True
+            child.name = existing.name
+            if not child.types:
+                child.types = [t for t in existing.types if t.code == code]
+            parent.children[name] = (child, code)
+            return True
+    return False
+
+
+def compile_structure(sd: dict[str, Any]) -> CompiledStructure:
+    """Compile a StructureDefinition with a snapshot. Slices become `slices` of their sliced element."""
+    raw_elements = (sd.get("snapshot") or {}).get("element") or []
+    if not raw_elements:
+        raise StructureError(f"StructureDefinition {sd.get('url')} has no snapshot")
+    by_id: dict[str, ElementDef] = {}
+    root = _element(raw_elements[0])
+    by_id[root.path] = root
+    by_id.setdefault(root.id, root)
+    stack: list[ElementDef] = [root]  # stack[d] = current element at path depth d
+    base_at: list[ElementDef] = [root]  # non-slice element at depth d (the sliced one)
+    for raw in raw_elements[1:]:
+        elem = _element(raw)
+        depth = elem.path.count(".")
+        if depth < 1 or depth > len(stack):
+            continue  # malformed ordering: ignore rather than crash
+        del stack[depth:]
+        del base_at[depth:]
+        parent = stack[depth - 1]
+        slice_name = elem.slice_name
+        if slice_name:
+            sliced = None
+            # The sliced element is the latest non-slice sibling with the same path.
+            for name, (candidate, _) in parent.children.items():
+                if candidate.path == elem.path or (candidate.is_choice and elem.path.endswith("[x]")
+                                                   and candidate.name == elem.name):
+                    sliced = candidate
+            if sliced is not None:
+                if "/" in slice_name:  # re-slice: attach to the slice it refines when present
+                    outer = slice_name.split("/", 1)[0]
+                    for s in sliced.slices:
+                        if s.slice_name == outer:
+                            sliced = s
+                            break
+                if elem.is_choice or sliced.is_choice:
+                    elem.is_choice = True
+                    elem.name = sliced.name
+                sliced.slices.append(elem)
+                stack.append(elem)
+                base_at.append(sliced)
+                by_id[elem.id] = elem
+                continue
+        if not elem.is_choice and elem.name not in parent.children and _attach_renamed_choice(parent, elem):
+            parent.child_list.append(elem)
+        else:
+            _add_child(parent, elem)
+        stack.append(elem)
+        base_at.append(elem)
+        by_id.setdefault(elem.path, elem)
+        by_id[elem.id] = elem
+    ctx_inv = [c for c in sd.get("contextInvariant", ()) or () if isinstance(c, str)]
+    return CompiledStructure(
+        url=sd.get("url", ""), type=sd.get("type", root.path), kind=sd.get("kind", ""), root=root, by_id=by_id,
+        abstract=bool(sd.get("abstract")), derivation=sd.get("derivation"),
+        base_definition=sd.get("baseDefinition"), context=list(sd.get("context", ()) or ()),
+        context_invariants=ctx_inv,
+    )
+
+
+class _Broken:
+    """Cached in place of a definition that failed to compile, so the failure is reported, not retried."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+def compiled_or_error(definitions: Definitions, url_or_type: str) -> tuple[CompiledStructure | None, str | None]:
+    """(compiled, None); (None, None) when unknown; (None, message) when it exists but cannot be used
+    (no snapshot and the snapshot generator failed, or a malformed snapshot). Cached in `definitions`."""
+    def build() -> CompiledStructure | _Broken | None:
+        try:
+            sd = definitions.structure_definition(url_or_type)
+            if sd is None:
+                return None
+            return compile_structure(sd)
+        except Exception as exc:  # noqa: BLE001 - SnapshotError and friends become an issue, never a crash
+            return _Broken(f"{type(exc).__name__}: {exc}")
+
+    value = definitions.memo(("validation.compiled", url_or_type), build)
+    if isinstance(value, _Broken):
+        return None, value.message
+    return value, None
+
+
+def compiled(definitions: Definitions, url_or_type: str) -> CompiledStructure | None:
+    """The compiled StructureDefinition, or None when unknown or unusable."""
+    return compiled_or_error(definitions, url_or_type)[0]

@@ -1,0 +1,82 @@
+"""Reference checks: the reference string's form and, where the element restricts targets, the target's type.
+
+The target type comes from the reference itself (`Patient/1`, `http://x/fhir/Patient/1`), from the contained
+resource (`#p1`) or, inside a Bundle, from the entry the bundle resolver finds (`urn:uuid:...`). Allowed types come
+from the element's targetProfile (core URLs name the type; other profiles are looked up for their type).
+"""
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from fhir_service.validation.elements import ElementDef
+from fhir_service.validation.outcome import Location
+
+if TYPE_CHECKING:
+    from fhir_service.validation.walker import ResourceFrame, Walk
+
+FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
+_TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-\.]{1,64}(?:/_history/[A-Za-z0-9\-\.]{1,64})?$")
+
+
+def reference_type(reference: str, frame: "ResourceFrame") -> tuple[str | None, bool]:
+    """(type of the target or None if unknown, resolvable-locally flag false when a `#id` is missing)."""
+    if reference.startswith("#"):
+        if reference == "#":
+            return frame.resource.get("resourceType"), True
+        target = frame.contained(reference[1:])
+        if target is None:
+            return None, False
+        return target.get("resourceType"), True
+    if frame.resolver is not None:
+        try:
+            target = frame.resolver(reference)
+        except Exception:  # noqa: BLE001 - a resolver problem is the bundle rules' business
+            target = None
+        if isinstance(target, dict) and isinstance(target.get("resourceType"), str):
+            return target["resourceType"], True
+    match = _TYPE_ID.search(reference.split("?", 1)[0])
+    return (match.group(1) if match else None), True
+
+
+def allowed_types(walk: "Walk", elem: ElementDef) -> set[str] | None:
+    """Type names a Reference element may point to, or None for any."""
+    ref = elem.type_ref("Reference")
+    if ref is None or not ref.target_profiles:
+        return None
+    names: set[str] = set()
+    for url in ref.target_profiles:
+        if url.startswith(FHIR_SD) and "/" not in url[len(FHIR_SD):]:
+            names.add(url[len(FHIR_SD):])
+            continue
+        sd = walk.defs.resolve(url)
+        if isinstance(sd, dict) and isinstance(sd.get("type"), str):
+            names.add(sd["type"])
+        else:
+            return None  # an unknown target profile: cannot judge
+    if "Resource" in names or "DomainResource" in names:
+        return None
+    return names
+
+
+def check(walk: "Walk", val: dict[str, Any], elem: ElementDef, expr: str, loc: Location,
+          frame: "ResourceFrame") -> None:
+    reference = val.get("reference")
+    if not isinstance(reference, str):
+        return
+    target_type, found = reference_type(reference, frame)
+    if not found:
+        walk.issue("error", "structure", f"Unable to resolve the contained resource for the reference '{reference}'",
+                   f"{expr}.reference", loc + ("reference",))
+        return
+    declared = val.get("type")
+    if isinstance(declared, str) and target_type and declared != target_type:
+        walk.issue("error", "structure", f"The type '{declared}' does not match the type of the reference "
+                   f"'{reference}' ({target_type})", f"{expr}.type", loc + ("type",))
+    allowed = allowed_types(walk, elem)
+    if allowed is None:
+        return
+    actual = target_type or (declared if isinstance(declared, str) else None)
+    if actual is not None and actual not in allowed:
+        walk.issue("error", "structure", f"Invalid Resource target type. Found {actual}, but expected one of "
+                   f"({', '.join(sorted(allowed))})", f"{expr}.reference", loc + ("reference",))

@@ -1,0 +1,83 @@
+"""The Validator: the public entry point of validation (CLI, HTTP server, loaders and tests all call it).
+
+    issues = Validator(definitions).validate(resource_json, profiles=["https://fhir.cart-tox.org/..."])
+
+It runs, in one walk per profile, the structural checks, invariants, profile constraints and bindings (see
+walker.py), the Bundle rules of bundle.py for every Bundle met, and then the extra `rules` layers (the project's
+clinical rules) on the top-level resource. A Validator holds no per-call state, so one instance serves many threads;
+compiled definitions live in `definitions.memo`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from fhir_service.definitions import Definitions, default_definitions
+from fhir_service.validation.outcome import Issue
+from fhir_service.validation.walker import Walk
+
+Rule = Callable[[dict, Definitions], list[Issue]]
+
+
+def _bundle_hooks() -> tuple[Any, Any]:
+    """check_bundle and make_resolver from bundle.py (the CLI engineer's), if it is importable."""
+    try:
+        from fhir_service.validation import bundle
+    except Exception:  # noqa: BLE001 - validation must work without the bundle rules
+        return None, None
+    return getattr(bundle, "check_bundle", None), getattr(bundle, "make_resolver", None)
+
+
+def _bindings(definitions: Definitions) -> Any:
+    try:
+        from fhir_service.validation.bindings import BindingChecker
+    except Exception:  # noqa: BLE001 - no terminology: bindings are skipped
+        return None
+    return definitions.memo(("validation.bindings",), lambda: BindingChecker.create(definitions))
+
+
+class Validator:
+    """Validates FHIR R4 JSON against the base specification, profiles and extra rule layers."""
+
+    def __init__(self, definitions: Definitions | None = None, *, rules: Sequence[Rule] = ()) -> None:
+        self.definitions = definitions if definitions is not None else default_definitions()
+        self.rules = tuple(rules)
+        self._bundle_check, self._make_resolver = _bundle_hooks()
+
+    def validate(self, resource: Any, profiles: Sequence[str] = ()) -> list[Issue]:
+        """Every issue found in `resource` (parsed JSON of any shape), in document order of discovery."""
+        walk = Walk(self.definitions, bundle_check=self._bundle_check, resolver_factory=self._make_resolver,
+                    bindings=_bindings(self.definitions))
+        rtype = resource.get("resourceType") if isinstance(resource, dict) else None
+        expr = rtype if isinstance(rtype, str) and rtype else ""
+        if not isinstance(resource, dict):
+            walk.issue("fatal", "structure", "The content is not a FHIR resource: a JSON object with a "
+                       f"resourceType was expected, not {_describe(resource)}", "", ())
+            return walk.issues
+        try:
+            walk.resource(resource, expr, (), list(profiles), explicit_profiles=True)
+        except RecursionError:
+            walk.issue("fatal", "too-costly", "The resource is nested too deeply to be validated", expr, ())
+        if isinstance(rtype, str):
+            for rule in self.rules:
+                try:
+                    walk.issues.extend(rule(resource, self.definitions))
+                except Exception as exc:  # noqa: BLE001 - a rule layer's bug must not hide the other issues
+                    walk.issue("error", "exception", f"Rule {getattr(rule, '__name__', rule)} failed: {exc}",
+                               expr, ())
+        return walk.issues
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
+def validate_resource(resource: Any, definitions: Definitions | None = None,
+                      profiles: Sequence[str] = ()) -> list[Issue]:
+    """Validate one resource with a fresh Validator (convenience for callers without one to reuse)."""
+    return Validator(definitions).validate(resource, profiles)

@@ -1,0 +1,468 @@
+"""The single walk over a resource's JSON against compiled element trees: structure, invariants, profiles.
+
+One `Walk` per `Validator.validate` call collects issues. `resource(...)` validates one resource (top level,
+contained, or a Bundle entry) against its base definition or its profiles; `value(...)` checks one JSON value
+against one ElementDef, descending into children. Everything is driven by the compiled definitions: there is no
+per-resource code. The walk is depth-guarded (deeply nested JSON yields an issue, never RecursionError) and visits
+each node once per profile, so time is linear in the size of the input.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Sequence
+
+from fhir_service.definitions import Definitions
+from fhir_service.validation import patterns, references, slicing
+from fhir_service.validation.elements import (
+    PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
+)
+from fhir_service.validation.outcome import Issue, Location
+from fhir_service.validation.primitives import check_primitive, json_type_name
+from fhir_service.validation.xhtml import check_xhtml
+
+MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionnaire items ~10)
+FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
+EXTENSION_TYPES = ("Extension",)
+BundleCheck = Callable[[dict, str, Location], list[Issue]]
+
+
+class ResourceFrame:
+    """What invariants and references need to know about the resource being walked."""
+
+    __slots__ = ("resource", "root", "resolver", "contained_ids")
+
+    def __init__(self, resource: dict, root: dict, resolver: Any) -> None:
+        self.resource = resource
+        self.root = root
+        self.resolver = resolver
+        self.contained_ids: dict[str, dict] | None = None
+
+    def contained(self, ref_id: str) -> dict | None:
+        if self.contained_ids is None:
+            self.contained_ids = {}
+            items = self.resource.get("contained")
+            if isinstance(items, list):
+                for item in items:
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        self.contained_ids[item["id"]] = item
+        return self.contained_ids.get(ref_id)
+
+
+class Walk:
+    """State of one validation: definitions, the issues found, hooks (bundle rules, terminology)."""
+
+    def __init__(self, definitions: Definitions, *, bundle_check: BundleCheck | None = None,
+                 resolver_factory: Callable[[dict], Any] | None = None, bindings: Any = None) -> None:
+        self.defs = definitions
+        self.issues: list[Issue] = []
+        self.bundle_check = bundle_check
+        self.resolver_factory = resolver_factory
+        self.bindings = bindings
+        self._seen: set[tuple] = set()
+        self.secondary = False  # a later profile's walk: nested resources were already validated
+
+    # -- issues ------------------------------------------------------------------------------------------
+    def issue(self, severity: str, code: str, message: str, expression: str, location: Location,
+              rule: str | None = None) -> None:
+        key = (severity, code, message, expression)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.issues.append(Issue(severity, code, message, expression, location, rule=rule))
+
+    # -- resources -----------------------------------------------------------------------------------------
+    def resource(self, res: Any, expr: str, loc: Location, profiles: Sequence[str] = (), *,
+                 root: dict | None = None, resolver: Any = None, depth: int = 0, contained: bool = False,
+                 explicit_profiles: bool = False) -> None:
+        """Validate a resource: its base type, or each of its profiles (a profile's snapshot includes the base)."""
+        if not isinstance(res, dict):
+            self.issue("error", "structure", f"A resource must be a JSON object, not a {json_type_name(res)}",
+                       expr, loc)
+            return
+        rtype = res.get("resourceType")
+        if rtype is None:
+            self.issue("error", "structure", "The resource has no resourceType property, so it cannot be validated",
+                       expr, loc)
+            return
+        if not isinstance(rtype, str) or rtype not in self.defs.resource_types:
+            self.issue("error", "structure", f"Unknown resource type '{rtype}'", expr, loc + ("resourceType",))
+            return
+        base, err = compiled_or_error(self.defs, rtype)
+        if base is None:
+            self.issue("error", "structure", f"No definition for resource type '{rtype}' ({err or 'not loaded'})",
+                       expr, loc)
+            return
+        if base.abstract:
+            self.issue("error", "structure", f"The resource type '{rtype}' is abstract and cannot be instantiated",
+                       expr, loc + ("resourceType",))
+        if not expr:
+            expr = rtype
+        structures = self._profiles(res, rtype, expr, loc, profiles, explicit_profiles)
+        if not structures:
+            structures = [base]
+        frame = ResourceFrame(res, root if root is not None else res, resolver)
+        if rtype == "Bundle" and self.resolver_factory is not None:
+            try:
+                frame.resolver = self.resolver_factory(res)
+            except Exception:  # noqa: BLE001 - the bundle engineer's resolver must not break validation
+                frame.resolver = resolver
+        was_secondary = self.secondary
+        for i, structure in enumerate(structures):
+            self.secondary = was_secondary or i > 0
+            self.value(res, structure.root, None, expr, loc, frame, depth, structure=structure, is_resource=True)
+        self.secondary = was_secondary
+        if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:
+            try:
+                for found in self.bundle_check(res, expr, loc):
+                    self.issue(found.severity, found.code, found.diagnostics, found.expression or expr,
+                               found.location or loc, found.rule)
+            except Exception as exc:  # noqa: BLE001
+                self.issue("error", "exception", f"Bundle rules could not be checked: {exc}", expr, loc)
+
+    def _profiles(self, res: dict, rtype: str, expr: str, loc: Location, extra: Sequence[str],
+                  explicit: bool) -> list[CompiledStructure]:
+        urls: list[tuple[str, Location, bool]] = []
+        meta = res.get("meta")
+        if isinstance(meta, dict) and isinstance(meta.get("profile"), list):
+            for i, url in enumerate(meta["profile"]):
+                if isinstance(url, str):
+                    urls.append((url, loc + ("meta", "profile", i), False))
+        urls.extend((url, loc, explicit) for url in extra)
+        result: list[CompiledStructure] = []
+        seen: set[str] = set()
+        for url, where, is_explicit in urls:
+            if url in seen:
+                continue
+            seen.add(url)
+            structure, err = compiled_or_error(self.defs, url)
+            if structure is None:
+                if err:
+                    self.issue("error", "processing", f"Profile {url} could not be used: {err}", expr, where)
+                elif is_explicit:
+                    self.issue("error", "not-found", f"Profile {url} is unknown", expr, where)
+                else:
+                    self.issue("warning", "not-found",
+                               f"Profile reference '{url}' has not been checked because it is unknown", expr, where)
+                continue
+            if structure.type != rtype and structure.type not in ("Resource", "DomainResource"):
+                self.issue("error", "structure",
+                           f"Profile {url} is for {structure.type}, but the resource is a {rtype}", expr, where)
+                continue
+            result.append(structure)
+        return result
+
+    # -- values --------------------------------------------------------------------------------------------
+    def value(self, val: Any, elem: ElementDef, code: str | None, expr: str, loc: Location, frame: ResourceFrame,
+              depth: int, *, prim_ext: Any = None, structure: CompiledStructure | None = None,
+              is_resource: bool = False) -> None:
+        """Check one JSON value (not a list) against `elem` with chosen type `code`."""
+        if depth > MAX_DEPTH:
+            self.issue("error", "too-costly", f"The content is nested too deeply (more than {MAX_DEPTH} levels)",
+                       expr, loc)
+            return
+        if code is None and len(elem.types) == 1:
+            code = elem.types[0].code
+        if code in PRIMITIVE_TYPES:
+            self.primitive(val, elem, code, expr, loc, frame, depth, prim_ext)
+            return
+        if code is not None and (code == "Resource" or code in self.defs.resource_types):
+            if not self.secondary:
+                self.resource(val, expr, loc, root=frame.root if elem.name == "contained" else None,
+                              resolver=frame.resolver, depth=depth + 1, contained=elem.name == "contained")
+            return
+        if not isinstance(val, dict):
+            self.issue("error", "structure",
+                       f"This property must be an object, not a {json_type_name(val)}", expr, loc)
+            return
+        children, type_root, type_structure = self._children(elem, code, structure, val, expr, loc)
+        # ele-1, natively: an element has a value or children other than id.
+        if not is_resource and not any(k != "id" and not k.startswith("fhir_comments") for k in val):
+            self.issue("error", "invariant", "All FHIR elements must have a @value or children", expr, loc,
+                       rule="ele-1")
+        if code == "Extension":
+            self._ext1(val, expr, loc)
+        self.fixed_pattern(val, elem, expr, loc)
+        self.object(val, children, elem, expr, loc, frame, depth, is_resource=is_resource,
+                    structure=type_structure or structure)
+        context_type = code if code and code not in ("BackboneElement", "Element") and not is_resource else \
+            (val.get("resourceType") if is_resource else elem.base_path)
+        self.invariants(val, elem.constraints, type_root.constraints if type_root is not None else (),
+                        expr, loc, frame, context_type, is_resource)
+        if code == "Reference":
+            references.check(self, val, elem, expr, loc, frame)
+        if self.bindings is not None and elem.binding_strength and code in ("CodeableConcept", "Coding", "Quantity",
+                                                                            "CodeableReference"):
+            self.bindings.check(self, val, elem, code, expr, loc)
+
+    def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
+                  expr: str, loc: Location) -> tuple[dict[str, tuple[ElementDef, str | None]], ElementDef | None,
+                                                     CompiledStructure | None]:
+        """The children to check `val` against, the type's root element (for its invariants), its structure."""
+        type_root: ElementDef | None = None
+        type_structure: CompiledStructure | None = None
+        if elem.has_inline_children and (not elem.is_choice or len(elem.types) <= 1 or elem.slice_name):
+            if code and code not in ("BackboneElement", "Element", "Resource"):
+                base = compiled(self.defs, code)
+                type_root = base.root if base is not None else None
+            return elem.children, type_root, None
+        if elem.content_ref and structure is not None:
+            target = structure.by_id.get(elem.content_ref)
+            if target is not None:
+                return target.children, None, None
+        if code is None:
+            return elem.children, None, None
+        type_ref = elem.type_ref(code)
+        profile_urls = type_ref.profiles if type_ref is not None else ()
+        if code == "Extension" and not profile_urls:
+            url = val.get("url")
+            if isinstance(url, str) and "url" in val:
+                ext_structure, err = compiled_or_error(self.defs, url)
+                if ext_structure is not None and ext_structure.type == "Extension":
+                    return ext_structure.root.children, ext_structure.root, ext_structure
+                self._unknown_extension(url, err, expr, loc)
+        for url in profile_urls[:1]:
+            prof, err = compiled_or_error(self.defs, url)
+            if prof is not None:
+                if prof.root.fixed is not None or prof.root.pattern is not None:
+                    self.fixed_pattern(val, prof.root, expr, loc)
+                return prof.root.children, prof.root, prof
+            self.issue("warning" if err is None else "error", "not-found",
+                       f"Profile {url} for this {code} " + ("is unknown" if err is None else f"is unusable: {err}"),
+                       expr, loc)
+        base = compiled(self.defs, code)
+        if base is None:
+            self.issue("error", "structure", f"Unknown type '{code}'", expr, loc)
+            return {}, None, None
+        return base.root.children, base.root, base
+
+    def _unknown_extension(self, url: str, err: str | None, expr: str, loc: Location) -> None:
+        if err:
+            self.issue("error", "processing", f"The extension {url} could not be used: {err}", expr, loc)
+        elif url.startswith(FHIR_SD) or not ("://" in url or url.startswith("urn:")):
+            self.issue("error", "structure", f"The extension {url} is unknown, and not allowed here", expr,
+                       loc + ("url",))
+        else:
+            self.issue("warning", "structure", f"The extension {url} is unknown, and not allowed here", expr,
+                       loc + ("url",))
+
+    def _ext1(self, val: dict, expr: str, loc: Location) -> None:
+        has_ext = bool(val.get("extension"))
+        has_value = any(k.startswith("value") for k in val)
+        if has_ext == has_value:
+            self.issue("error", "invariant", "Must have either extensions or value[x], not both", expr, loc,
+                       rule="ext-1")
+        if not isinstance(val.get("url"), str):
+            self.issue("error", "required", "An extension must have a url", expr, loc)
+
+    # -- objects -------------------------------------------------------------------------------------------
+    def object(self, obj: dict, children: dict[str, tuple[ElementDef, str | None]], owner: ElementDef, expr: str,
+               loc: Location, frame: ResourceFrame, depth: int, *, is_resource: bool,
+               structure: CompiledStructure | None) -> None:
+        present: dict[int, list[tuple[str, ElementDef, str | None]]] = {}
+        for key in obj:
+            if key == "resourceType" and is_resource:
+                continue
+            if key.startswith("_"):
+                name = key[1:]
+                entry = children.get(name)
+                if entry is None or not self._is_primitive(entry):
+                    self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
+                elif name not in obj:
+                    present.setdefault(id(entry[0]), []).append((name, entry[0], entry[1]))
+                continue
+            entry = children.get(key)
+            if entry is None:
+                if key == "fhir_comments":
+                    continue
+                self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
+                continue
+            present.setdefault(id(entry[0]), []).append((key, entry[0], entry[1]))
+        seen_defs = set(present)
+        for child in owner.child_list if owner.has_inline_children else _unique(children):
+            if id(child) not in seen_defs and child.min > 0:
+                self.issue("error", "required",
+                           f"{expr}.{child.name}: minimum required = {child.min}, but only found 0", expr, loc)
+        for keys in present.values():
+            if len(keys) > 1:
+                names = ", ".join(k for k, _, _ in keys)
+                self.issue("error", "structure", f"Only one choice of type is allowed, but found {names}",
+                           expr, loc + (keys[1][0],))
+            for key, child, code in keys:
+                self.child(obj, key, child, code, expr, loc, frame, depth, structure)
+
+    @staticmethod
+    def _is_primitive(entry: tuple[ElementDef, str | None]) -> bool:
+        child, code = entry
+        if code is not None:
+            return code in PRIMITIVE_TYPES
+        return bool(child.types) and child.types[0].code in PRIMITIVE_TYPES
+
+    def child(self, obj: dict, key: str, child: ElementDef, code: str | None, expr: str, loc: Location,
+              frame: ResourceFrame, depth: int, structure: CompiledStructure | None) -> None:
+        """Check property `key` (and its `_key` twin) of `obj` against `child`: shape, cardinality, each item."""
+        val = obj.get(key)
+        ext = obj.get("_" + key)
+        child_expr = f"{expr}.{child.name}" if code is None or not child.is_choice else \
+            f"{expr}.{child.name}.ofType({code})"
+        child_loc = loc + (key,)
+        repeating = child.base_max > 1
+        if isinstance(val, list) or isinstance(ext, list):
+            if not repeating:
+                self.issue("error", "structure",
+                           f"This property must be a single value, not an array (property '{key}')",
+                           child_expr, child_loc)
+            items = val if isinstance(val, list) else []
+            exts = ext if isinstance(ext, list) else []
+            if val is not None and not isinstance(val, list) or ext is not None and not isinstance(ext, list):
+                self.issue("error", "structure", f"The property '{key}' and '_{key}' must both be arrays",
+                           child_expr, child_loc)
+                return
+            if items and exts and len(items) != len(exts):
+                self.issue("error", "structure",
+                           f"The arrays '{key}' and '_{key}' must have the same length", child_expr, child_loc)
+            n = max(len(items), len(exts))
+            if n == 0:
+                self.issue("error", "structure", f"Arrays must not be empty (property '{key}')", child_expr,
+                           child_loc)
+                return
+            count = 0
+            pairs = []
+            for i in range(n):
+                item = items[i] if i < len(items) else None
+                item_ext = exts[i] if i < len(exts) else None
+                if item is None and item_ext is None:
+                    self.issue("error", "structure", "Null values are not allowed in arrays unless the matching "
+                               f"'_{key}' entry has content", f"{child_expr}[{i}]", child_loc + (i,))
+                    continue
+                count += 1
+                pairs.append((i, item, item_ext))
+            self._cardinality(child, count, child_expr, child_loc)
+            if child.slicing is not None or child.slices:
+                slicing.check(self, child, code, pairs, child_expr, child_loc, frame, depth, structure, key)
+                return
+            for i, item, item_ext in pairs:
+                self.value(item, child, code, f"{child_expr}[{i}]", child_loc + (i,), frame, depth + 1,
+                           prim_ext=item_ext, structure=structure)
+            return
+        if repeating and val is not None:
+            self.issue("error", "structure", f"This property must be an array, not a {json_type_name(val)} "
+                       f"(property '{key}')", child_expr, child_loc)
+        if val is None and ext is None:
+            self.issue("error", "structure", f"The property '{key}' is null; null is not a valid value",
+                       child_expr, child_loc)
+            return
+        self._cardinality(child, 1, child_expr, child_loc)
+        if child.slices and child.is_choice:
+            slicing.check(self, child, code, [(0, val, ext)], child_expr, child_loc, frame, depth, structure, key,
+                          single=True)
+            return
+        self.value(val, child, code, child_expr, child_loc, frame, depth + 1, prim_ext=ext, structure=structure)
+
+    def _cardinality(self, child: ElementDef, count: int, expr: str, loc: Location) -> None:
+        if count < child.min:
+            self.issue("error", "required",
+                       f"{expr}: minimum required = {child.min}, but only found {count}", expr, loc)
+        if count > child.max:
+            self.issue("error", "structure",
+                       f"{expr}: max allowed = {child.max}, but found {count}", expr, loc)
+
+    # -- primitives ----------------------------------------------------------------------------------------
+    def primitive(self, val: Any, elem: ElementDef, code: str, expr: str, loc: Location, frame: ResourceFrame,
+                  depth: int, prim_ext: Any) -> None:
+        if val is not None:
+            if isinstance(val, (dict, list)):
+                self.issue("error", "structure", f"This property must be a primitive {code} value, not an "
+                           f"{json_type_name(val)}", expr, loc)
+                return
+            problem = check_primitive(code, val)
+            if problem is not None:
+                self.issue("error", "value" if "parsing" not in problem else "structure", problem, expr, loc)
+            elif code == "xhtml":
+                for message in check_xhtml(val):
+                    self.issue("error", "value", message, expr, loc, rule="txt-1")
+            else:
+                self._primitive_facets(val, elem, code, expr, loc)
+                if self.bindings is not None and elem.binding_strength and code in ("code", "string", "uri"):
+                    self.bindings.check(self, val, elem, code, expr, loc)
+        if prim_ext is not None:
+            ext_loc = loc[:-1] + ("_" + str(loc[-1]),) if loc and isinstance(loc[-1], str) else loc
+            if not isinstance(prim_ext, dict):
+                self.issue("error", "structure", f"The primitive extension object must be an object, not a "
+                           f"{json_type_name(prim_ext)}", expr, ext_loc)
+            else:
+                base = compiled(self.defs, code)
+                children = {k: v for k, v in base.root.children.items() if k != "value"} if base else {}
+                if not prim_ext:
+                    self.issue("error", "invariant", "All FHIR elements must have a @value or children", expr,
+                               ext_loc, rule="ele-1")
+                self.object(prim_ext, children, base.root if base else elem, expr, ext_loc, frame, depth + 1,
+                            is_resource=False, structure=base)
+        elif val is None:
+            self.issue("error", "structure", "A primitive value must not be null", expr, loc)
+        if elem.constraints:
+            self.invariants(val, elem.constraints, (), expr, loc, frame, code, False)
+
+    def _primitive_facets(self, val: Any, elem: ElementDef, code: str, expr: str, loc: Location) -> None:
+        if elem.fixed is not None and not patterns.equal(val, elem.fixed):
+            self.issue("error", "value", f"Value is '{val}' but must be '{elem.fixed}'", expr, loc)
+        if elem.pattern is not None and not patterns.equal(val, elem.pattern):
+            self.issue("error", "value", f"Value is '{val}' but must be '{elem.pattern}'", expr, loc)
+        if elem.max_length and isinstance(val, str) and len(val) > elem.max_length:
+            self.issue("error", "too-long", f"The value is longer than the maximum length {elem.max_length}",
+                       expr, loc)
+        if elem.min_value is not None and _lt(val, elem.min_value):
+            self.issue("error", "value", f"The value '{val}' is less than the minimum {elem.min_value}", expr, loc)
+        if elem.max_value is not None and _lt(elem.max_value, val):
+            self.issue("error", "value", f"The value '{val}' is more than the maximum {elem.max_value}", expr, loc)
+
+    def fixed_pattern(self, val: Any, elem: ElementDef, expr: str, loc: Location) -> None:
+        if elem.fixed is not None and not patterns.fixed_matches(val, elem.fixed):
+            self.issue("error", "value", f"The value does not match the fixed value {patterns.show(elem.fixed)}",
+                       expr, loc)
+        if elem.pattern is not None and not patterns.pattern_matches(val, elem.pattern):
+            self.issue("error", "value", f"The value does not match the pattern {patterns.show(elem.pattern)}",
+                       expr, loc)
+
+    # -- invariants ----------------------------------------------------------------------------------------
+    def invariants(self, val: Any, own: Iterable[Constraint], type_level: Iterable[Constraint], expr: str,
+                   loc: Location, frame: ResourceFrame, context_type: str | None, is_resource: bool) -> None:
+        done: set[str] = set()
+        for group in (own, type_level):
+            for c in group:
+                if c.key in done:
+                    continue
+                done.add(c.key)
+                if c.compiled is None:
+                    self.issue("information", "informational",
+                               f"The constraint {c.key} could not be parsed, so was not checked: {c.expression}",
+                               expr, loc, rule=c.key)
+                    continue
+                try:
+                    ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
+                                          context_type=None if is_resource else context_type,
+                                          resolver=frame.resolver)
+                except RecursionError:
+                    self.issue("error", "too-costly", f"The constraint {c.key} could not be evaluated: the "
+                               "content is nested too deeply", expr, loc, rule=c.key)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - an engine gap must not hide other issues
+                    self.issue("information", "informational",
+                               f"The constraint {c.key} could not be evaluated: {exc}", expr, loc, rule=c.key)
+                    continue
+                if not ok:
+                    severity = "warning" if c.severity == "warning" else "error"
+                    self.issue(severity, "invariant", f"Constraint failed: {c.key}: '{c.human}'", expr, loc,
+                               rule=c.key)
+
+
+def _unique(children: dict[str, tuple[ElementDef, str | None]]) -> list[ElementDef]:
+    seen: dict[int, ElementDef] = {}
+    for child, _ in children.values():
+        seen.setdefault(id(child), child)
+    return list(seen.values())
+
+
+def _lt(a: Any, b: Any) -> bool:
+    try:
+        return a < b
+    except TypeError:
+        return False
