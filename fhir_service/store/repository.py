@@ -1,15 +1,18 @@
 """The Repository interface: what the `rest` core needs from a store, and nothing about HTTP.
 
 Implementations keep every version of every resource, fill search-index tables at write time and run one
-database transaction per call (one per FHIR transaction in `transaction`). Errors are raised as
-`StoreError` subclasses that carry the FHIR status they map to; `rest` turns them into OperationOutcomes.
+database transaction per call. `atomic(work)` runs several calls as ONE database transaction (a FHIR
+transaction Bundle): `work` receives a repository bound to that transaction, and any exception rolls
+everything back. Errors are raised as `StoreError` subclasses that carry the FHIR status they map to;
+`rest` turns them into OperationOutcomes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, TypeVar
 
 Resource = dict[str, Any]
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -43,6 +46,11 @@ class InvalidSearch(StoreError):
     status, code = 400, "invalid"
 
 
+class InvalidResource(StoreError):
+    """A resource that cannot be stored as given (no resourceType, malformed id, ...)."""
+    status, code = 400, "structure"
+
+
 @dataclass
 class StoredResource:
     """One version of a resource as stored: the JSON (with meta.versionId/lastUpdated set) and its state."""
@@ -54,20 +62,27 @@ class StoredResource:
     resource: Resource | None  # None for a deletion marker in history
     deleted: bool = False
     method: str = "PUT"  # POST | PUT | DELETE: how this version came to be (for history bundles)
+    updated_us: int = 0  # lastUpdated as microseconds since the epoch (Last-Modified, _since)
 
 
 @dataclass
 class SearchQuery:
-    """A parsed search: parameter (name[:modifier], [values]) pairs plus result controls."""
+    """A parsed search: (name[:modifier][.chain], raw value) pairs in request order, plus result controls.
+
+    Repeated names AND; comma-separated values inside one raw value OR (split by the store, which knows
+    the parameter types). `strict` (Prefer: handling=strict) makes unknown parameters an error.
+    """
 
     resource_type: str | None
-    params: list[tuple[str, list[str]]] = field(default_factory=list)
+    params: list[tuple[str, str]] = field(default_factory=list)
     count: int = 20
     sort: list[str] = field(default_factory=list)  # e.g. ["-date", "code"]
     cursor: str | None = None
     total: str | None = None  # none | estimate | accurate
     include: list[str] = field(default_factory=list)
     revinclude: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)  # _type, for system-level search
+    strict: bool = False
 
 
 @dataclass
@@ -76,26 +91,34 @@ class SearchResult:
     included: list[StoredResource]
     total: int | None
     next_cursor: str | None
+    ignored: list[str] = field(default_factory=list)  # parameters ignored (lenient handling), for the OO
 
 
 class Repository(Protocol):
-    def create(self, resource: Resource, *, if_none_exist: str | None = None) -> tuple[StoredResource, bool]:
-        """Store a new resource with a server id; returns (stored, created). With `if_none_exist`
-        (a search query string) return the single existing match instead (created False)."""
+    def create(self, resource: Resource, *, if_none_exist: str | None = None,
+               id: str | None = None) -> tuple[StoredResource, bool]:
+        """Store a new resource (server id, or `id` when pre-assigned by a transaction); returns (stored,
+        created). With `if_none_exist` (a search query string) return the single existing match instead
+        (created False); more than one match raises PreconditionFailed. Atomic under concurrency."""
 
     def read(self, resource_type: str, id: str) -> StoredResource: ...
 
     def vread(self, resource_type: str, id: str, version_id: int) -> StoredResource: ...
 
     def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
-        """Create-or-update at the resource's id; returns (stored, created)."""
+        """Create-or-update at the resource's id; returns (stored, created). Content identical to the
+        current version (ignoring meta.versionId/lastUpdated) writes no new version."""
 
-    def delete(self, resource_type: str, id: str) -> StoredResource | None: ...
+    def delete(self, resource_type: str, id: str) -> StoredResource | None:
+        """Mark deleted (a new version); None when it was already deleted; NotFound if it never existed."""
 
     def history(self, resource_type: str | None = None, id: str | None = None, *, count: int = 20,
                 since: str | None = None, cursor: str | None = None) -> tuple[list[StoredResource], str | None]: ...
 
     def search(self, query: SearchQuery) -> SearchResult: ...
 
-    def transaction(self, entries: Sequence[Any]) -> list[Any]:
-        """Run the given work atomically (one database transaction)."""
+    def find(self, resource_type: str, query_string: str) -> list[StoredResource]:
+        """Resources matching a conditional query (`identifier=x&...`), for conditional interactions."""
+
+    def atomic(self, work: Callable[["Repository"], T]) -> T:
+        """Run `work` in one database transaction (retried on a serialization conflict)."""

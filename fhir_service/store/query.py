@@ -1,0 +1,357 @@
+"""Search parameters -> SQL conditions on the resource table (one condition per `name=value` pair).
+
+Semantics (FHIR R4 3.1.1.4/3.1.1.5): repeated parameters AND, comma-separated values OR; prefixes eq ne gt lt
+ge le sa eb ap on dates (ranges with the value's implicit precision), numbers and quantities (eq/ne/ap use the
+precision of the given number: `100` means [99.5, 100.5)); modifiers :missing :not :exact :contains :text
+:of-type :below and `:[Type]` on references; chained parameters (`subject:Patient.name=x`) and reverse
+chaining (`_has:Observation:patient:code=x`) become sub-selects over the reference index.
+"""
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any, Callable
+
+from sqlalchemy import and_, false, func, not_, or_, select, true
+from sqlalchemy.sql import ColumnElement
+
+from fhir_service.store.dates import MAX_US, DateFormatError, date_range, now_us
+from fhir_service.store.indexer import normalize_string, parse_reference
+from fhir_service.store.repository import InvalidSearch
+from fhir_service.store.schema import Tables
+from fhir_service.store.search_params import SearchParam, SearchParamRegistry
+
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+_PREFIX_RE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+.\d])")
+MODIFIERS_BY_TYPE = {
+    "string": {"exact", "contains", "missing"},
+    "token": {"not", "text", "missing", "of-type"},
+    "date": {"missing"},
+    "number": {"missing"},
+    "quantity": {"missing"},
+    "uri": {"below", "missing"},
+    "reference": {"missing"},  # plus :[Type]
+}
+CONTROL_PARAMS = frozenset({"_count", "_sort", "_include", "_revinclude", "_total", "_summary", "_elements",
+                            "_format", "_pretty", "_cursor", "_contained", "_containedType", "_type"})
+
+
+def split_values(raw: str) -> list[str]:
+    """Comma-separated OR values; `\\,` is a literal comma."""
+    values, current, escaped = [], [], False
+    for ch in raw:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == ",":
+            values.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    values.append("".join(current))
+    return values
+
+
+def split_token(value: str) -> list[str]:
+    """`system|code` split on unescaped bars (`\\|` is a literal bar)."""
+    parts, current, escaped = [], [], False
+    for ch in value:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "|":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
+def like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def split_prefix(value: str) -> tuple[str, str]:
+    match = _PREFIX_RE.match(value)
+    return (match.group(1), value[2:]) if match else ("eq", value)
+
+
+def decimal_range(text: str, what: str) -> tuple[Decimal, Decimal, Decimal]:
+    """(value, low, high) of a search number with its implicit precision: `100` -> [99.5, 100.5)."""
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise InvalidSearch(f"{what}: {text!r} is not a number") from None
+    if not number.is_finite():
+        raise InvalidSearch(f"{what}: {text!r} is not a finite number")
+    exponent = number.as_tuple().exponent
+    half = Decimal(5) * Decimal(10) ** (int(exponent) - 1)  # type: ignore[arg-type]
+    return number, number - half, number + half
+
+
+class SearchBuilder:
+    """Builds WHERE conditions against an aliased resource table `R` (correlated on R.rid / R.res_id)."""
+
+    def __init__(self, tables: Tables, registry: SearchParamRegistry, strict: bool = False) -> None:
+        self.t = tables
+        self.registry = registry
+        self.strict = strict
+        self.ignored: list[str] = []
+
+    # -- entry point -------------------------------------------------------------------------------------
+    def condition(self, resource_type: str, R: Any, key: str, raw: str) -> ColumnElement[bool] | None:
+        """The condition for one `key=raw` query pair, or None when the parameter is ignored (lenient)."""
+        if key.startswith("_has:"):
+            return self._has(resource_type, R, key, raw)
+        name, _, modifier = key.partition(":")
+        if "." in key:
+            return self._chain(resource_type, R, key, raw)
+        if name == "_id":
+            return self._id(R, modifier, raw)
+        if name == "_lastUpdated":
+            return self._last_updated(R, modifier, raw)
+        param = self.registry.get(resource_type, name)
+        if param is None:
+            return self._unknown(f"unknown search parameter {name!r} for {resource_type}")
+        if modifier == "missing":
+            return self._missing(param, resource_type, R, raw)
+        if modifier and modifier not in MODIFIERS_BY_TYPE.get(param.type, set()):
+            if not (param.type == "reference" and modifier[:1].isupper()):
+                raise InvalidSearch(f"modifier :{modifier} is not supported on {param.type} parameter {name!r}")
+        values = [v for v in split_values(raw)]
+        if not any(values):
+            raise InvalidSearch(f"search parameter {key!r} has no value")
+        table = self.t.index_tables()[param.type]
+        if param.type == "token" and modifier == "not":
+            match = or_(*[self._token(table, param.code, v, "") for v in values])
+            return R.c.rid.not_in(self._rids(table, resource_type, param.code, match))
+        build: Callable[..., ColumnElement[bool]] = getattr(self, f"_{param.type}")
+        code = f"{param.code}:of-type" if modifier == "of-type" else param.code
+        match = or_(*[build(table, param.code, v, modifier) for v in values])
+        return R.c.rid.in_(self._rids(table, resource_type, code, match))
+
+    def _unknown(self, message: str) -> None:
+        if self.strict:
+            raise InvalidSearch(message)
+        self.ignored.append(message)
+        return None
+
+    def _rids(self, table: Any, resource_type: str, code: str, match: ColumnElement[bool]) -> Any:
+        return select(table.c.rid).where(table.c.res_type == resource_type, table.c.param == code, match)
+
+    def _missing(self, param: SearchParam, resource_type: str, R: Any, raw: str) -> ColumnElement[bool]:
+        if raw not in ("true", "false"):
+            raise InvalidSearch(f":missing takes true or false, not {raw!r}")
+        table = self.t.index_tables()[param.type]
+        present = select(table.c.rid).where(table.c.res_type == resource_type, table.c.param == param.code)
+        return R.c.rid.not_in(present) if raw == "true" else R.c.rid.in_(present)
+
+    # -- special parameters ------------------------------------------------------------------------------
+    def _id(self, R: Any, modifier: str, raw: str) -> ColumnElement[bool]:
+        if modifier == "missing":
+            return false() if raw == "true" else true()
+        values = split_values(raw)
+        if modifier == "not":
+            return R.c.res_id.not_in(values)
+        if modifier:
+            raise InvalidSearch(f"modifier :{modifier} is not supported on _id")
+        return R.c.res_id.in_(values)
+
+    def _last_updated(self, R: Any, modifier: str, raw: str) -> ColumnElement[bool]:
+        if modifier:
+            raise InvalidSearch(f"modifier :{modifier} is not supported on _lastUpdated")
+        return or_(*[self._date_match(R.c.updated_us, R.c.updated_us + 1, v, "_lastUpdated")
+                     for v in split_values(raw)])
+
+    # -- per type ------------------------------------------------------------------------------------------
+    def _string(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        if modifier == "exact":
+            return table.c.value == value
+        norm = like_escape(normalize_string(value))
+        if modifier == "contains":
+            return table.c.value_norm.like(f"%{norm}%", escape="\\")
+        return table.c.value_norm.like(f"{norm}%", escape="\\")
+
+    def _token(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        if modifier == "text":
+            return func.lower(table.c.text).like(f"{like_escape(value.lower())}%", escape="\\")
+        parts = split_token(value)
+        if modifier == "of-type":
+            if len(parts) != 3 or not all(parts):
+                raise InvalidSearch(f":of-type takes system|code|value, not {value!r}")
+            return and_(table.c.system == parts[0], table.c.code == f"{parts[1]}|{parts[2]}")
+        if len(parts) == 1:
+            return table.c.code == value
+        system, token_code = parts[0], "|".join(parts[1:])
+        if system == "":
+            return and_(table.c.system.is_(None), table.c.code == token_code)
+        if token_code == "":
+            return table.c.system == system
+        return and_(table.c.system == system, table.c.code == token_code)
+
+    def _uri(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        if modifier == "below":
+            return table.c.value.like(f"{like_escape(value)}%", escape="\\")
+        return table.c.value == value
+
+    def _reference(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        type_filter = modifier if modifier and modifier[:1].isupper() else None
+        if "://" in value or value.startswith("urn:"):
+            return table.c.url == value.split("|")[0]
+        ref_type, ref_id = parse_reference(value)
+        if ref_type is None:
+            if "/" in value:
+                raise InvalidSearch(f"{code}: {value!r} is not a reference (Type/id, id or URL)")
+            ref_id = value
+        elif type_filter and type_filter != ref_type:
+            return false()
+        cond = table.c.target_id == ref_id
+        if ref_type or type_filter:
+            cond = and_(cond, table.c.target_type == (ref_type or type_filter))
+        return cond
+
+    def _date(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        return self._date_match(table.c.low, table.c.high, value, code)
+
+    def _date_match(self, low: Any, high: Any, value: str, code: str) -> ColumnElement[bool]:
+        prefix, text = split_prefix(value)
+        try:
+            s_low, s_high = date_range(text)
+        except DateFormatError as exc:
+            raise InvalidSearch(f"{code}: {exc}") from None
+        within = and_(low >= s_low, high <= s_high)
+        if prefix == "eq":
+            return within
+        if prefix == "ne":
+            return not_(within)
+        if prefix == "gt":
+            return high > s_high
+        if prefix == "lt":
+            return low < s_low
+        if prefix == "ge":
+            return or_(high > s_high, within)
+        if prefix == "le":
+            return or_(low < s_low, within)
+        if prefix == "sa":
+            return low >= s_high
+        if prefix == "eb":
+            return high <= s_low
+        # ap: overlap with the range widened by 10% of its distance from now (at least the range itself)
+        margin = abs(now_us() - s_low) // 10
+        return and_(low < min(s_high + margin, MAX_US), high > s_low - margin)
+
+    def _number(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        return self._number_match(table.c.value, value, code)
+
+    def _number_match(self, column: Any, value: str, code: str) -> ColumnElement[bool]:
+        prefix, text = split_prefix(value)
+        number, low, high = decimal_range(text, code)
+        n, lo, hi = float(number), float(low), float(high)
+        if prefix == "eq":
+            return and_(column >= lo, column < hi)
+        if prefix == "ne":
+            return or_(column < lo, column >= hi)
+        if prefix in ("gt", "sa"):
+            return column > n
+        if prefix in ("lt", "eb"):
+            return column < n
+        if prefix == "ge":
+            return column >= n
+        if prefix == "le":
+            return column <= n
+        margin = abs(n) * 0.1
+        return and_(column >= n - margin, column <= n + margin)
+
+    def _quantity(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        parts = split_token(value)
+        if len(parts) not in (1, 3):
+            raise InvalidSearch(f"{code}: quantity is [prefix]number|system|code, not {value!r}")
+        cond = self._number_match(table.c.value, parts[0], code)
+        if len(parts) == 3:
+            system, unit = parts[1], parts[2]
+            if system:
+                cond = and_(cond, table.c.system == system)
+            if unit:
+                cond = and_(cond, table.c.code == unit) if system else and_(
+                    cond, or_(table.c.code == unit, table.c.unit == unit))
+        return cond
+
+    # -- chains ----------------------------------------------------------------------------------------------
+    def _target_types(self, param: SearchParam, modifier: str) -> list[str]:
+        if modifier:
+            return [modifier]
+        targets = [t for t in param.targets if t != "Resource"]
+        if not targets:
+            raise InvalidSearch(f"chained parameter {param.code!r} needs a target type (:Type)")
+        return targets
+
+    def _chain(self, resource_type: str, R: Any, key: str, raw: str) -> ColumnElement[bool] | None:
+        head, _, rest = key.partition(".")
+        name, _, modifier = head.partition(":")
+        param = self.registry.get(resource_type, name)
+        if param is None or param.type != "reference":
+            return self._unknown(f"{name!r} is not a reference parameter of {resource_type}: cannot chain")
+        ref = self.t.reference
+        T = self.t.resource.alias()
+        per_type = []
+        for target in self._target_types(param, modifier):
+            inner = self.condition(target, T, rest, raw)
+            if inner is not None:
+                per_type.append(and_(T.c.res_type == target, inner))
+        if not per_type:
+            return None
+        sub = (select(ref.c.rid)
+               .join(T, and_(T.c.res_type == ref.c.target_type, T.c.res_id == ref.c.target_id))
+               .where(ref.c.res_type == resource_type, ref.c.param == param.code, T.c.deleted == false(),
+                      or_(*per_type)))
+        return R.c.rid.in_(sub)
+
+    def _has(self, resource_type: str, R: Any, key: str, raw: str) -> ColumnElement[bool] | None:
+        pieces = key.split(":", 3)
+        if len(pieces) != 4 or not all(pieces[1:]):
+            raise InvalidSearch(f"_has takes _has:Type:reference:parameter, not {key!r}")
+        _, source_type, ref_name, rest = pieces
+        param = self.registry.get(source_type, ref_name)
+        if param is None or param.type != "reference":
+            raise InvalidSearch(f"{ref_name!r} is not a reference parameter of {source_type}")
+        ref = self.t.reference
+        S = self.t.resource.alias()
+        inner = self.condition(source_type, S, rest, raw)
+        if inner is None:
+            return None
+        sub = (select(ref.c.target_id)
+               .join(S, S.c.rid == ref.c.rid)
+               .where(ref.c.res_type == source_type, ref.c.param == ref_name, S.c.deleted == false(), inner,
+                      or_(ref.c.target_type == resource_type, ref.c.target_type.is_(None))))
+        return R.c.res_id.in_(sub)
+
+    # -- sorting -----------------------------------------------------------------------------------------------
+    def sort_key(self, resource_type: str, R: Any, name: str, descending: bool) -> Any:
+        """A scalar expression to order by; missing values sort last in both directions."""
+        if name == "_id":
+            return R.c.res_id
+        if name == "_lastUpdated":
+            return R.c.updated_us
+        param = self.registry.get(resource_type, name)
+        if param is None:
+            raise InvalidSearch(f"cannot sort {resource_type} by unknown parameter {name!r}")
+        table = self.t.index_tables()[param.type]
+        text_low, text_high = ("", "\uffff")
+        column = {"string": "value_norm", "token": "code", "uri": "value", "reference": "target_id",
+                  "date": "high" if descending else "low", "number": "value", "quantity": "value"}[param.type]
+        if param.type in ("date",):
+            sentinel: Any = -(1 << 62) if descending else 1 << 62
+        elif param.type in ("number", "quantity"):
+            sentinel = -1e300 if descending else 1e300
+        else:
+            sentinel = text_low if descending else text_high
+        column = table.c[column]
+        aggregate = func.max(column) if descending else func.min(column)
+        sub = (select(aggregate).where(table.c.rid == R.c.rid, table.c.param == param.code)
+               .correlate(R).scalar_subquery())
+        return func.coalesce(sub, sentinel)

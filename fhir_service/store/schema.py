@@ -1,0 +1,93 @@
+"""The database tables, built per table prefix so that test runs (and tenants) can share one database.
+
+- `<p>resource`: one row per logical resource holding its CURRENT version (the "current-version table"):
+  surrogate key `rid` (also the stable keyset-paging key), type, id, version, lastUpdated, deleted, JSON.
+- `<p>resource_version`: every version ever written (history, vread), with a global sequence `vid` that
+  orders system history.
+- `<p>idx_*`: search-index rows of the current version, keyed by `rid`, rebuilt at every write.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import (BigInteger, Boolean, Column, Float, Index, Integer, MetaData, String, Table, Text,
+                        UniqueConstraint)
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGSERIAL-like identity.
+IdType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+@dataclass
+class Tables:
+    metadata: MetaData
+    resource: Table
+    version: Table
+    string: Table
+    token: Table
+    date: Table
+    reference: Table
+    quantity: Table
+    number: Table
+    uri: Table
+
+    def index_tables(self) -> dict[str, Table]:
+        return {"string": self.string, "token": self.token, "date": self.date, "reference": self.reference,
+                "quantity": self.quantity, "number": self.number, "uri": self.uri}
+
+
+def build_tables(prefix: str = "") -> Tables:
+    md = MetaData()
+    p = prefix
+    resource = Table(
+        f"{p}resource", md,
+        Column("rid", IdType, primary_key=True, autoincrement=True),
+        Column("res_type", String(64), nullable=False),
+        Column("res_id", String(64), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("updated_us", BigInteger, nullable=False),
+        Column("deleted", Boolean, nullable=False, default=False),
+        Column("content", Text, nullable=True),
+        UniqueConstraint("res_type", "res_id", name=f"{p}uq_resource_type_id"),
+        Index(f"{p}ix_resource_type_rid", "res_type", "rid"),
+        Index(f"{p}ix_resource_type_updated", "res_type", "updated_us"),
+    )
+    version = Table(
+        f"{p}resource_version", md,
+        Column("vid", IdType, primary_key=True, autoincrement=True),
+        Column("rid", BigInteger, nullable=False),
+        Column("res_type", String(64), nullable=False),
+        Column("res_id", String(64), nullable=False),
+        Column("version", Integer, nullable=False),
+        Column("updated_us", BigInteger, nullable=False),
+        Column("method", String(8), nullable=False),
+        Column("deleted", Boolean, nullable=False, default=False),
+        Column("content", Text, nullable=True),
+        UniqueConstraint("rid", "version", name=f"{p}uq_version_rid_version"),
+        Index(f"{p}ix_version_type_vid", "res_type", "vid"),
+    )
+
+    def index_table(name: str, *columns: Column, lookup: tuple[str, ...]) -> Table:
+        return Table(
+            f"{p}idx_{name}", md,
+            Column("rid", BigInteger, nullable=False),
+            Column("res_type", String(64), nullable=False),
+            Column("param", String(128), nullable=False),
+            *columns,
+            Index(f"{p}ix_{name}_rid", "rid"),
+            Index(f"{p}ix_{name}_lookup", "res_type", "param", *lookup),
+        )
+
+    return Tables(
+        metadata=md, resource=resource, version=version,
+        string=index_table("string", Column("value_norm", String(512)), Column("value", String(512)),
+                           lookup=("value_norm",)),
+        token=index_table("token", Column("system", String(512)), Column("code", String(512)),
+                          Column("text", String(512)), lookup=("code",)),
+        date=index_table("date", Column("low", BigInteger), Column("high", BigInteger), lookup=("low", "high")),
+        reference=index_table("reference", Column("target_type", String(64)), Column("target_id", String(64)),
+                              Column("url", String(512)), lookup=("target_id",)),
+        quantity=index_table("quantity", Column("value", Float), Column("system", String(512)),
+                             Column("code", String(512)), Column("unit", String(512)), lookup=("value",)),
+        number=index_table("number", Column("value", Float), lookup=("value",)),
+        uri=index_table("uri", Column("value", String(512)), lookup=("value",)),
+    )

@@ -1,0 +1,170 @@
+"""Search parameters the store can index and query, per resource type, compiled once.
+
+Sources: the R4 core SearchParameters and the project's (profiles/) through `Definitions.search_parameters`,
+plus SearchParameter resources stored in the repository itself (registered at write time). A parameter is
+"supported" only when its expression compiles and its type has an index table: the CapabilityStatement is
+generated from exactly this set, so it never promises what the store cannot answer.
+
+Core expressions cover many types at once (`AllergyIntolerance.patient | CarePlan.subject.where(resolve() is
+Patient) | ...`): only the union branches of the resource's own type are kept, and `.where(resolve() is X)`
+(no resolver at index time) becomes a filter on the reference's target type.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from fhir_service.store.fhirpath_adapter import Evaluator, ExpressionError, compile_expression
+
+INDEXED_TYPES = frozenset({"string", "token", "date", "reference", "quantity", "number", "uri"})
+_RESOLVE_IS = re.compile(r"\.where\(\s*resolve\(\)\s+is\s+([A-Za-z]+)\s*\)$")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One union branch of an expression: its evaluator and, for references, an allowed target type."""
+
+    expression: str
+    evaluate: Evaluator
+    target_type: str | None = None
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    code: str
+    type: str
+    url: str | None
+    branches: tuple[Branch, ...]
+    targets: tuple[str, ...] = ()
+    expression: str = ""
+    description: str | None = None
+
+
+def split_union(expression: str) -> list[str]:
+    """Top-level `|` branches of an expression (ignoring those inside parentheses or string literals)."""
+    parts, depth, current, quote = [], 0, [], None
+    for ch in expression:
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def _strip_parens(text: str) -> str:
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _balanced(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def branches_for(expression: str, resource_type: str) -> list[tuple[str, str | None]]:
+    """(expression, target type filter) for the branches of `expression` that apply to `resource_type`."""
+    out = []
+    for part in split_union(expression):
+        bare = _strip_parens(part)
+        head = re.match(r"\(*([A-Za-z]+)", bare)
+        if not head:
+            continue
+        first = head.group(1)
+        if first in ("Resource", "DomainResource"):
+            bare = bare.replace(first, resource_type, 1)
+        elif first != resource_type:
+            continue
+        target = None
+        found = _RESOLVE_IS.search(bare)
+        if found:
+            target = found.group(1)
+            bare = bare[: found.start()]
+        out.append((bare, target))
+    return out
+
+
+def compile_param(definition: dict[str, Any], resource_type: str) -> SearchParam | None:
+    """A SearchParam for one SearchParameter resource on one base type; None when it cannot be indexed."""
+    kind = definition.get("type")
+    expression = definition.get("expression") or ""
+    code = definition.get("code")
+    if kind not in INDEXED_TYPES or not expression or not code:
+        return None
+    branches = []
+    for text, target in branches_for(expression, resource_type):
+        try:
+            branches.append(Branch(text, compile_expression(text), target))
+        except ExpressionError:
+            continue
+    if not branches:
+        return None
+    return SearchParam(code=code, type=kind, url=definition.get("url"), branches=tuple(branches),
+                       targets=tuple(definition.get("target") or ()), expression=expression,
+                       description=definition.get("description"))
+
+
+@dataclass
+class SearchParamRegistry:
+    """Compiled search parameters per resource type, built lazily from definitions + stored SearchParameters."""
+
+    definitions: Any
+    _by_type: dict[str, dict[str, SearchParam]] = field(default_factory=dict)
+    _custom: dict[str, dict[str, Any]] = field(default_factory=dict)  # url -> SearchParameter resource
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def for_type(self, resource_type: str) -> dict[str, SearchParam]:
+        params = self._by_type.get(resource_type)
+        if params is None:
+            with self._lock:
+                params = self._build(resource_type)
+                self._by_type[resource_type] = params
+        return params
+
+    def get(self, resource_type: str, code: str) -> SearchParam | None:
+        return self.for_type(resource_type).get(code)
+
+    def _build(self, resource_type: str) -> dict[str, SearchParam]:
+        params: dict[str, SearchParam] = {}
+        sources: Iterable[dict[str, Any]] = list(self.definitions.search_parameters(resource_type))
+        custom = [sp for sp in self._custom.values()
+                  if {resource_type, "Resource", "DomainResource"}.intersection(sp.get("base") or [])]
+        for definition in [*sources, *custom]:  # later sources (custom) win over core by code
+            compiled = compile_param(definition, resource_type)
+            if compiled is not None:
+                params[compiled.code] = compiled
+        return params
+
+    def register(self, search_parameter: dict[str, Any]) -> list[str]:
+        """Make a stored SearchParameter searchable; returns the base types whose index must be rebuilt."""
+        url = search_parameter.get("url") or f"urn:local:{search_parameter.get('id')}"
+        if search_parameter.get("status") == "retired":
+            return []
+        with self._lock:
+            self._custom[url] = search_parameter
+            bases = list(search_parameter.get("base") or [])
+            for base in bases:
+                self._by_type.pop(base, None)
+            if {"Resource", "DomainResource"}.intersection(bases):
+                self._by_type.clear()
+        return bases

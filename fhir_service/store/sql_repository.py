@@ -1,0 +1,525 @@
+"""The Repository on SQLAlchemy 2: SQLite (embedded file, default) or PostgreSQL (by URL).
+
+Concurrency: every write runs in one transaction that is serialised where it matters. On SQLite a write
+transaction starts with BEGIN IMMEDIATE (one writer at a time, readers unaffected under WAL), so
+"search, then insert" in a conditional create cannot interleave. On PostgreSQL a conditional create takes a
+transaction-scoped advisory lock on (type, normalised query), and updates lock the current row
+(SELECT ... FOR UPDATE). A unique-key race that still slips through (two creates at one client id) is
+retried as a whole, then reported as 409.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import threading
+import uuid
+from typing import Any, Callable, Iterable, TypeVar
+from urllib.parse import parse_qsl
+
+import orjson
+from sqlalchemy import and_, create_engine, delete, event, false, func, insert, or_, select, text, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from fhir_service.store.dates import DateFormatError, date_range, instant, now_us
+from fhir_service.store.indexer import index_resource
+from fhir_service.store.query import CONTROL_PARAMS, SearchBuilder
+from fhir_service.store.repository import (Conflict, Gone, InvalidResource, InvalidSearch, NotFound,
+                                          PreconditionFailed, Resource, SearchQuery, SearchResult, StoredResource)
+from fhir_service.store.schema import Tables, build_tables
+from fhir_service.store.search_params import SearchParamRegistry
+
+T = TypeVar("T")
+ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+MAX_COUNT = 1000
+RETRIES = 5
+
+
+def make_engine(url: str) -> Engine:
+    """An engine with the per-dialect settings the repository relies on (see module docstring)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("fhir_write")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _stored(row: Any, method: str = "PUT") -> StoredResource:
+    content = orjson.loads(row.content) if row.content else None
+    return StoredResource(resource_type=row.res_type, id=row.res_id, version_id=row.version,
+                          last_updated=instant(row.updated_us), resource=content, deleted=bool(row.deleted),
+                          method=method, updated_us=row.updated_us)
+
+
+def _same_content(a: Resource, b: Resource) -> bool:
+    def strip(resource: Resource) -> Resource:
+        copy = dict(resource)
+        meta = {k: v for k, v in (copy.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+        if meta:
+            copy["meta"] = meta
+        else:
+            copy.pop("meta", None)
+        return copy
+    return strip(a) == strip(b)
+
+
+def encode_cursor(values: Iterable[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, width: int) -> list[Any]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, orjson.JSONDecodeError):
+        raise InvalidSearch("invalid paging cursor") from None
+    if not isinstance(values, list) or len(values) != width:
+        raise InvalidSearch("paging cursor does not fit this search (were _sort parameters changed?)")
+    return values
+
+
+class SqlRepository:
+    """Repository over one database (URL) and one table prefix."""
+
+    def __init__(self, url: str = "sqlite://", *, prefix: str = "", definitions: Any = None,
+                 create_schema: bool = True) -> None:
+        if definitions is None:
+            from fhir_service.definitions import default_definitions
+            definitions = default_definitions()
+        self.url = url
+        self.definitions = definitions
+        self.engine = make_engine(url)
+        self.tables: Tables = build_tables(prefix)
+        self.registry = SearchParamRegistry(definitions)
+        self.dialect = self.engine.dialect.name
+        self._resource_types: frozenset[str] = frozenset(definitions.resource_types)
+        self._lock = threading.Lock()
+        if create_schema:
+            self.tables.metadata.create_all(self.engine)
+        self._load_custom_search_parameters()
+
+    def _load_custom_search_parameters(self) -> None:
+        r = self.tables.resource
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(r.c.content).where(r.c.res_type == "SearchParameter",
+                                                          r.c.deleted == false())).all()
+        for row in rows:
+            self.registry.register(orjson.loads(row.content))
+
+    def drop_schema(self) -> None:
+        """Drop this prefix's tables (test clean-up)."""
+        self.tables.metadata.drop_all(self.engine)
+        self.engine.dispose()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions ----------------------------------------------------------------------------------
+    def atomic(self, work: Callable[["Session"], T]) -> T:
+        last: Exception | None = None
+        for _ in range(RETRIES):
+            try:
+                with self.engine.connect() as conn:
+                    conn = conn.execution_options(fhir_write=True)
+                    with conn.begin():
+                        return work(Session(self, conn))
+            except IntegrityError as exc:
+                last = exc
+            except OperationalError as exc:  # SQLite "database is locked" after the busy timeout
+                if "locked" not in str(exc).lower():
+                    raise
+                last = exc
+            except DBAPIError as exc:  # PostgreSQL serialization failure / deadlock
+                if getattr(getattr(exc, "orig", None), "pgcode", None) not in ("40001", "40P01"):
+                    raise
+                last = exc
+        raise Conflict(f"concurrent modification: gave up after {RETRIES} attempts ({type(last).__name__})")
+
+    def _read(self, work: Callable[["Session"], T]) -> T:
+        with self.engine.connect() as conn:
+            with conn.begin():
+                return work(Session(self, conn))
+
+    # -- the Repository interface -----------------------------------------------------------------------
+    def create(self, resource: Resource, *, if_none_exist: str | None = None,
+               id: str | None = None) -> tuple[StoredResource, bool]:
+        return self.atomic(lambda s: s.create(resource, if_none_exist=if_none_exist, id=id))
+
+    def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
+        return self.atomic(lambda s: s.update(resource, if_match=if_match))
+
+    def delete(self, resource_type: str, id: str) -> StoredResource | None:
+        return self.atomic(lambda s: s.delete(resource_type, id))
+
+    def read(self, resource_type: str, id: str) -> StoredResource:
+        return self._read(lambda s: s.read(resource_type, id))
+
+    def vread(self, resource_type: str, id: str, version_id: int) -> StoredResource:
+        return self._read(lambda s: s.vread(resource_type, id, version_id))
+
+    def history(self, resource_type: str | None = None, id: str | None = None, *, count: int = 20,
+                since: str | None = None, cursor: str | None = None) -> tuple[list[StoredResource], str | None]:
+        return self._read(lambda s: s.history(resource_type, id, count=count, since=since, cursor=cursor))
+
+    def search(self, query: SearchQuery) -> SearchResult:
+        return self._read(lambda s: s.search(query))
+
+    def find(self, resource_type: str, query_string: str) -> list[StoredResource]:
+        return self._read(lambda s: s.find(resource_type, query_string))
+
+    def everything(self, patient_id: str) -> list[StoredResource]:
+        return self._read(lambda s: s.everything(patient_id))
+
+
+class Session:
+    """The repository operations bound to one open database transaction."""
+
+    def __init__(self, repo: SqlRepository, conn: Connection) -> None:
+        self.repo = repo
+        self.conn = conn
+        self.t = repo.tables
+
+    def atomic(self, work: Callable[["Session"], T]) -> T:
+        return work(self)  # already inside a transaction
+
+    # -- helpers ----------------------------------------------------------------------------------------
+    def _check_type(self, resource_type: Any) -> str:
+        if not isinstance(resource_type, str) or resource_type not in self.repo._resource_types:
+            raise InvalidResource(f"unknown resource type {resource_type!r}", "resourceType")
+        return resource_type
+
+    def _current(self, resource_type: str, id: str, lock: bool = False) -> Any:
+        r = self.t.resource
+        stmt = select(r).where(r.c.res_type == resource_type, r.c.res_id == id)
+        if lock and self.repo.dialect == "postgresql":
+            stmt = stmt.with_for_update()
+        return self.conn.execute(stmt).first()
+
+    def _lock_key(self, resource_type: str, query_string: str) -> None:
+        if self.repo.dialect != "postgresql":
+            return  # SQLite: BEGIN IMMEDIATE already serialises writers
+        normal = "&".join(sorted(f"{k}={v}" for k, v in parse_qsl(query_string, keep_blank_values=True)))
+        digest = hashlib.sha256(f"{resource_type}?{normal}".encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+    def _write(self, resource: Resource, resource_type: str, id: str, version: int, method: str,
+               existing: Any) -> StoredResource:
+        stamp = now_us()
+        if existing is not None and stamp <= existing.updated_us:
+            stamp = existing.updated_us + 1  # lastUpdated never goes backwards for one resource
+        body = dict(resource)
+        body["id"] = id
+        meta = dict(body.get("meta") or {})
+        meta["versionId"] = str(version)
+        meta["lastUpdated"] = instant(stamp)
+        body["meta"] = {"versionId": meta.pop("versionId"), "lastUpdated": meta.pop("lastUpdated"), **meta}
+        body = {"resourceType": resource_type, "id": id, **{k: v for k, v in body.items()
+                                                             if k not in ("resourceType", "id")}}
+        content = orjson.dumps(body).decode()
+        r, v = self.t.resource, self.t.version
+        if existing is None:
+            rid = self.conn.execute(insert(r).values(res_type=resource_type, res_id=id, version=version,
+                                                     updated_us=stamp, deleted=False, content=content)
+                                    ).inserted_primary_key[0]
+        else:
+            rid = existing.rid
+            self.conn.execute(update(r).where(r.c.rid == rid).values(version=version, updated_us=stamp,
+                                                                    deleted=False, content=content))
+            self._clear_index(rid)
+        self.conn.execute(insert(v).values(rid=rid, res_type=resource_type, res_id=id, version=version,
+                                           updated_us=stamp, method=method, deleted=False, content=content))
+        self._index(rid, resource_type, body)
+        if resource_type == "SearchParameter":
+            self._reindex(self.repo.registry.register(body))
+        return StoredResource(resource_type, id, version, instant(stamp), body, False, method, stamp)
+
+    def _clear_index(self, rid: int) -> None:
+        for table in self.t.index_tables().values():
+            self.conn.execute(delete(table).where(table.c.rid == rid))
+
+    def _index(self, rid: int, resource_type: str, body: Resource) -> None:
+        rows = index_resource(body, self.repo.registry.for_type(resource_type))
+        tables = self.t.index_tables()
+        for kind, kind_rows in rows.items():
+            if not kind_rows:
+                continue
+            table = tables[kind]
+            names = [c.name for c in table.columns][3:]
+            self.conn.execute(insert(table), [
+                {"rid": rid, "res_type": resource_type, "param": row[0], **dict(zip(names, row[1:]))}
+                for row in kind_rows])
+
+    def _reindex(self, base_types: list[str]) -> None:
+        """Rebuild the index of every current resource of `base_types` (after a SearchParameter changed)."""
+        r = self.t.resource
+        if not base_types:
+            return
+        cond = r.c.res_type.in_(base_types) if not {"Resource", "DomainResource"} & set(base_types) else True
+        for row in self.conn.execute(select(r.c.rid, r.c.res_type, r.c.content)
+                                     .where(cond, r.c.deleted == false())).all():
+            self._clear_index(row.rid)
+            self._index(row.rid, row.res_type, orjson.loads(row.content))
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def create(self, resource: Resource, *, if_none_exist: str | None = None,
+               id: str | None = None) -> tuple[StoredResource, bool]:
+        if not isinstance(resource, dict):
+            raise InvalidResource("a resource must be a JSON object")
+        resource_type = self._check_type(resource.get("resourceType"))
+        if if_none_exist:
+            self._lock_key(resource_type, if_none_exist)
+            matches = self.find(resource_type, if_none_exist)
+            if len(matches) > 1:
+                raise PreconditionFailed(f"If-None-Exist {if_none_exist!r} matched {len(matches)} resources")
+            if matches:
+                return matches[0], False
+        new_id = id or str(uuid.uuid4())
+        if not ID_RE.match(new_id):
+            raise InvalidResource(f"invalid id {new_id!r}", "id")
+        if self._current(resource_type, new_id) is not None:
+            raise Conflict(f"{resource_type}/{new_id} already exists")
+        return self._write(resource, resource_type, new_id, 1, "POST", None), True
+
+    def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
+        if not isinstance(resource, dict):
+            raise InvalidResource("a resource must be a JSON object")
+        resource_type = self._check_type(resource.get("resourceType"))
+        id = resource.get("id")
+        if not isinstance(id, str) or not ID_RE.match(id):
+            raise InvalidResource(f"update needs a valid id, not {id!r}", "id")
+        row = self._current(resource_type, id, lock=True)
+        if row is None:
+            if if_match is not None:
+                raise PreconditionFailed(f"If-Match: {resource_type}/{id} does not exist")
+            return self._write(resource, resource_type, id, 1, "PUT", None), True
+        if if_match is not None and if_match != row.version:
+            raise PreconditionFailed(f"If-Match version {if_match} does not match current version {row.version}"
+                                     f" of {resource_type}/{id}")
+        if row.deleted:
+            return self._write(resource, resource_type, id, row.version + 1, "PUT", row), True
+        current = orjson.loads(row.content)
+        if _same_content(current, {**resource, "resourceType": resource_type, "id": id}):
+            return _stored(row), False
+        return self._write(resource, resource_type, id, row.version + 1, "PUT", row), False
+
+    def delete(self, resource_type: str, id: str) -> StoredResource | None:
+        self._check_type(resource_type)
+        row = self._current(resource_type, id, lock=True)
+        if row is None:
+            raise NotFound(f"{resource_type}/{id} is not known")
+        if row.deleted:
+            return None
+        stamp = max(now_us(), row.updated_us + 1)
+        version = row.version + 1
+        r, v = self.t.resource, self.t.version
+        self.conn.execute(update(r).where(r.c.rid == row.rid).values(version=version, updated_us=stamp,
+                                                                        deleted=True, content=None))
+        self.conn.execute(insert(v).values(rid=row.rid, res_type=resource_type, res_id=id, version=version,
+                                           updated_us=stamp, method="DELETE", deleted=True, content=None))
+        self._clear_index(row.rid)
+        return StoredResource(resource_type, id, version, instant(stamp), None, True, "DELETE", stamp)
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def read(self, resource_type: str, id: str) -> StoredResource:
+        row = self._current(resource_type, id)
+        if row is None:
+            raise NotFound(f"{resource_type}/{id} is not known")
+        if row.deleted:
+            raise Gone(f"{resource_type}/{id} was deleted (version {row.version})")
+        return _stored(row)
+
+    def vread(self, resource_type: str, id: str, version_id: int) -> StoredResource:
+        v = self.t.version
+        row = self.conn.execute(select(v).where(v.c.res_type == resource_type, v.c.res_id == id,
+                                                v.c.version == version_id)).first()
+        if row is None:
+            if self._current(resource_type, id) is None:
+                raise NotFound(f"{resource_type}/{id} is not known")
+            raise NotFound(f"{resource_type}/{id} has no version {version_id}")
+        if row.deleted:
+            raise Gone(f"version {version_id} of {resource_type}/{id} is a deletion")
+        return _stored(row, row.method)
+
+    def history(self, resource_type: str | None = None, id: str | None = None, *, count: int = 20,
+                since: str | None = None, cursor: str | None = None) -> tuple[list[StoredResource], str | None]:
+        v = self.t.version
+        conds = []
+        if resource_type:
+            conds.append(v.c.res_type == resource_type)
+        if id is not None:
+            if self._current(resource_type or "", id) is None:
+                raise NotFound(f"{resource_type}/{id} is not known")
+            conds.append(v.c.res_id == id)
+        if since:
+            try:
+                conds.append(v.c.updated_us >= date_range(since)[0])
+            except DateFormatError as exc:
+                raise InvalidSearch(f"_since: {exc}") from None
+        if cursor:
+            conds.append(v.c.vid < decode_cursor(cursor, 1)[0])
+        count = max(0, min(count, MAX_COUNT))
+        rows = self.conn.execute(select(v).where(*conds).order_by(v.c.vid.desc()).limit(count + 1)).all()
+        more = len(rows) > count
+        rows = rows[:count]
+        next_cursor = encode_cursor([rows[-1].vid]) if more and rows else None
+        return [_stored(row, row.method) for row in rows], next_cursor
+
+    def find(self, resource_type: str, query_string: str) -> list[StoredResource]:
+        pairs = parse_qsl(query_string.lstrip("?"), keep_blank_values=True)
+        params = [(k, val) for k, val in pairs if k not in CONTROL_PARAMS]
+        if not params:
+            raise InvalidSearch(f"conditional query {query_string!r} has no search criteria")
+        result = self.search(SearchQuery(resource_type=resource_type, params=params, count=2, strict=True))
+        return result.matches
+
+    # -- search ---------------------------------------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchResult:
+        r = self.t.resource
+        builder = SearchBuilder(self.t, self.repo.registry, strict=query.strict)
+        if query.resource_type:
+            types = [query.resource_type]
+        else:
+            types = query.types or []
+            for name in types:
+                self._check_type(name)
+        per_type = []
+        for resource_type in (types or [None]):  # type: ignore[list-item]
+            conds = [r.c.res_type == resource_type] if resource_type else []
+            for key, raw in query.params:
+                cond = builder.condition(resource_type or "Resource", r, key, raw)
+                if cond is not None:
+                    conds.append(cond)
+            per_type.append(and_(*conds) if conds else True)
+        where = and_(r.c.deleted == false(), or_(*per_type) if len(per_type) > 1 else per_type[0])
+
+        keys: list[tuple[Any, bool]] = []
+        for item in query.sort:
+            name = item.lstrip("-")
+            descending = item.startswith("-")
+            if len(types) != 1 and name not in ("_id", "_lastUpdated"):
+                raise InvalidSearch(f"_sort={name} needs a single resource type")
+            keys.append((builder.sort_key(types[0] if types else "Resource", r, name, descending), descending))
+        keys.append((r.c.rid, False))
+
+        count = max(0, min(query.count, MAX_COUNT))
+        page_where = where
+        if query.cursor:
+            values = decode_cursor(query.cursor, len(keys))
+            page_where = and_(where, self._after(keys, values))
+        key_columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
+        order = [expr.desc() if desc else expr.asc() for expr, desc in keys]
+        matches, next_cursor = [], None
+        if count > 0:
+            stmt = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, r.c.updated_us, r.c.deleted,
+                           r.c.content, *key_columns).where(page_where).order_by(*order).limit(count + 1))
+            rows = self.conn.execute(stmt).all()
+            if len(rows) > count:
+                rows = rows[:count]
+                next_cursor = encode_cursor([getattr(rows[-1], f"k{i}") for i in range(len(keys))])
+            matches = rows
+        total = None
+        if query.total == "accurate" or count == 0:
+            total = self.conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
+        elif next_cursor is None and not query.cursor:
+            total = len(matches)
+        included = self._includes(matches, query) if matches else []
+        return SearchResult(matches=[_stored(row, "GET") for row in matches], included=included, total=total,
+                            next_cursor=next_cursor, ignored=builder.ignored)
+
+    @staticmethod
+    def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> Any:
+        """Keyset condition: rows strictly after `values` in the (mixed-direction) sort order."""
+        clauses = []
+        for i, (expr, descending) in enumerate(keys):
+            equal_before = [keys[j][0] == values[j] for j in range(i)]
+            step = expr < values[i] if descending else expr > values[i]
+            clauses.append(and_(*equal_before, step))
+        return or_(*clauses)
+
+    def _includes(self, rows: list[Any], query: SearchQuery) -> list[StoredResource]:
+        seen = {row.rid for row in rows}
+        included: list[Any] = []
+        frontier = list(rows)
+        specs = [(s, False) for s in query.include] + [(s, True) for s in query.revinclude]
+        for depth in range(3):
+            found = []
+            for spec, reverse in specs:
+                iterate = spec.startswith("iterate:")
+                if depth > 0 and not iterate:
+                    continue
+                for row in self._include_rows(frontier, spec.removeprefix("iterate:"), reverse):
+                    if row.rid not in seen:
+                        seen.add(row.rid)
+                        found.append(row)
+            if not found:
+                break
+            included.extend(found)
+            frontier = found
+        return [_stored(row, "GET") for row in included]
+
+    def _include_rows(self, rows: list[Any], spec: str, reverse: bool) -> list[Any]:
+        if spec == "*":
+            source, name, target = None, "*", None
+        else:
+            parts = spec.split(":")
+            if len(parts) not in (2, 3) or not all(parts):
+                raise InvalidSearch(f"include {spec!r} is not Type:parameter[:targetType]")
+            source, name, target = parts[0], parts[1], (parts[2] if len(parts) == 3 else None)
+            self._check_type(source)
+            if name != "*":
+                param = self.repo.registry.get(source, name)
+                if param is None or param.type != "reference":
+                    raise InvalidSearch(f"{source}:{name} is not a reference search parameter")
+        ref, r = self.t.reference, self.t.resource
+        other = r.alias()
+        base = r.alias()
+        rids = [row.rid for row in rows if source is None or reverse or row.res_type == source]
+        if not rids:
+            return []
+        conds = [other.c.deleted == false()]
+        if name != "*":
+            conds.append(ref.c.param == name)
+        if not reverse:  # the page's resources reference the included ones
+            stmt = (select(other).join(ref, and_(other.c.res_type == ref.c.target_type,
+                                                 other.c.res_id == ref.c.target_id))
+                    .where(ref.c.rid.in_(rids), *conds))
+            if target:
+                stmt = stmt.where(other.c.res_type == target)
+        else:  # the included resources reference the page's ones
+            stmt = (select(other).join(ref, other.c.rid == ref.c.rid)
+                    .join(base, and_(base.c.res_type == ref.c.target_type, base.c.res_id == ref.c.target_id))
+                    .where(base.c.rid.in_(rids), *conds))
+            if source:
+                stmt = stmt.where(ref.c.res_type == source)
+            if target:
+                stmt = stmt.where(base.c.res_type == target)
+        return list(self.conn.execute(stmt.order_by(other.c.rid)).all())
+
+    def everything(self, patient_id: str) -> list[StoredResource]:
+        """The Patient, every resource that references it, and what those reference (one level)."""
+        patient = self.read("Patient", patient_id)
+        ref, r = self.t.reference, self.t.resource
+        row = self._current("Patient", patient_id)
+        referring = self.conn.execute(
+            select(r).join(ref, r.c.rid == ref.c.rid)
+            .where(ref.c.target_type == "Patient", ref.c.target_id == patient_id, r.c.deleted == false())
+            .distinct().order_by(r.c.rid)).all()
+        seen = {row.rid} | {x.rid for x in referring}
+        referenced = [x for x in self._include_rows(list(referring), "*", False) if x.rid not in seen]
+        return [patient] + [_stored(x, "GET") for x in [*referring, *referenced]
+                            if x.rid not in (row.rid,)]

@@ -1,0 +1,52 @@
+"""Conditional create is atomic: parallel creates with the same If-None-Exist make exactly one resource."""
+from __future__ import annotations
+
+import threading
+
+from fhir_service.store.repository import SearchQuery
+from fhir_service.store.sql_repository import SqlRepository
+
+THREADS = 8
+
+
+def test_parallel_conditional_creates_make_exactly_one_resource(repo: SqlRepository) -> None:
+    resource = {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "X-1"}]}
+    barrier = threading.Barrier(THREADS)
+    outcomes: list[tuple[str, bool]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            stored, created = repo.create(dict(resource), if_none_exist="identifier=urn:mrn|X-1")
+            outcomes.append((stored.id, created))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert sum(created for _, created in outcomes) == 1
+    assert len({id for id, _ in outcomes}) == 1
+    found = repo.search(SearchQuery("Patient", [("identifier", "urn:mrn|X-1")], total="accurate"))
+    assert found.total == 1
+
+
+def test_parallel_updates_of_one_resource_make_consecutive_versions(repo: SqlRepository) -> None:
+    repo.update({"resourceType": "Patient", "id": "p1"})
+    barrier = threading.Barrier(4)
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        repo.update({"resourceType": "Patient", "id": "p1", "birthDate": f"200{n}"})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    history, _ = repo.history("Patient", "p1")
+    assert sorted(h.version_id for h in history) == [1, 2, 3, 4, 5]

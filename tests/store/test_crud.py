@@ -1,0 +1,102 @@
+"""Versioned create/read/update/delete on every backend."""
+from __future__ import annotations
+
+import pytest
+
+from fhir_service.store.repository import Gone, InvalidResource, NotFound, PreconditionFailed
+from fhir_service.store.sql_repository import SqlRepository
+
+PATIENT = {"resourceType": "Patient", "name": [{"family": "Doe"}], "gender": "female"}
+
+
+def test_create_assigns_id_version_and_last_updated(repo: SqlRepository) -> None:
+    stored, created = repo.create(dict(PATIENT))
+    assert created and stored.version_id == 1
+    assert stored.resource["meta"]["versionId"] == "1"
+    assert stored.resource["meta"]["lastUpdated"] == stored.last_updated
+    assert repo.read("Patient", stored.id).resource == stored.resource
+
+
+def test_create_ignores_a_client_id(repo: SqlRepository) -> None:
+    stored, _ = repo.create({**PATIENT, "id": "mine"})
+    assert stored.id != "mine"
+
+
+def test_read_of_unknown_resource_is_not_found(repo: SqlRepository) -> None:
+    with pytest.raises(NotFound):
+        repo.read("Patient", "nope")
+
+
+def test_update_makes_a_new_version_and_keeps_the_old(repo: SqlRepository) -> None:
+    stored, _ = repo.create(dict(PATIENT))
+    updated, created = repo.update({**PATIENT, "id": stored.id, "gender": "male"})
+    assert not created and updated.version_id == 2
+    assert repo.vread("Patient", stored.id, 1).resource["gender"] == "female"
+    assert repo.read("Patient", stored.id).resource["gender"] == "male"
+    with pytest.raises(NotFound):
+        repo.vread("Patient", stored.id, 3)
+
+
+def test_update_with_identical_content_writes_no_version(repo: SqlRepository) -> None:
+    stored, _ = repo.create(dict(PATIENT))
+    again, created = repo.update({**stored.resource})
+    assert not created and again.version_id == 1
+
+
+def test_update_as_create_at_client_id(repo: SqlRepository) -> None:
+    stored, created = repo.update({**PATIENT, "id": "p1"})
+    assert created and stored.id == "p1" and stored.version_id == 1
+
+
+def test_if_match_mismatch_is_precondition_failed(repo: SqlRepository) -> None:
+    repo.update({**PATIENT, "id": "p1"})
+    with pytest.raises(PreconditionFailed):
+        repo.update({**PATIENT, "id": "p1", "gender": "male"}, if_match=7)
+    assert repo.update({**PATIENT, "id": "p1", "gender": "male"}, if_match=1)[0].version_id == 2
+
+
+def test_delete_then_read_is_gone_and_recreate_continues_versions(repo: SqlRepository) -> None:
+    repo.update({**PATIENT, "id": "p1"})
+    deleted = repo.delete("Patient", "p1")
+    assert deleted is not None and deleted.version_id == 2
+    with pytest.raises(Gone):
+        repo.read("Patient", "p1")
+    assert repo.delete("Patient", "p1") is None  # deleting again changes nothing
+    recreated, created = repo.update({**PATIENT, "id": "p1"})
+    assert created and recreated.version_id == 3
+
+
+def test_delete_of_unknown_resource_is_not_found(repo: SqlRepository) -> None:
+    with pytest.raises(NotFound):
+        repo.delete("Patient", "nope")
+
+
+def test_history_is_newest_first_and_pages_with_a_cursor(repo: SqlRepository) -> None:
+    repo.update({**PATIENT, "id": "p1"})
+    repo.update({**PATIENT, "id": "p1", "gender": "male"})
+    repo.delete("Patient", "p1")
+    page, cursor = repo.history("Patient", "p1", count=2)
+    assert [(h.version_id, h.method) for h in page] == [(3, "DELETE"), (2, "PUT")]
+    rest, end = repo.history("Patient", "p1", count=2, cursor=cursor)
+    assert [h.version_id for h in rest] == [1] and end is None
+    type_history, _ = repo.history("Patient")
+    assert len(type_history) == 3
+
+
+@pytest.mark.parametrize("resource", [
+    {"resourceType": "NotAType"}, {"name": []}, {"resourceType": "Patient", "id": "bad id!"},
+])
+def test_malformed_resources_are_rejected(repo: SqlRepository, resource: dict) -> None:
+    with pytest.raises(InvalidResource):
+        repo.update(resource)
+
+
+def test_atomic_rolls_back_everything_on_failure(repo: SqlRepository) -> None:
+    def work(session):  # type: ignore[no-untyped-def]
+        session.update({**PATIENT, "id": "p1"})
+        session.read("Patient", "missing")
+
+    with pytest.raises(NotFound):
+        repo.atomic(work)
+    with pytest.raises(NotFound):
+        repo.read("Patient", "p1")
