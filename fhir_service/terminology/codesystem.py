@@ -29,6 +29,11 @@ def property_value(prop: dict[str, Any]) -> Any:
     return None
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON array (a malformed CodeSystem must not crash the validator)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def as_text(value: Any) -> str:
     """Property values compared as FHIR renders them (`true`, not `True`)."""
     if isinstance(value, bool):
@@ -54,7 +59,7 @@ class CompiledCodeSystem:
         self._lock = threading.Lock()
         self._raw_properties: dict[str, list[tuple[str, Any]]] = {}
         self._raw_designations: dict[str, list[Designation]] = {}
-        self._collect(resource.get("concept", []), None)
+        self._collect(_dicts(resource.get("concept")), None)
         for supplement in supplements:
             self._supplement(supplement)
         for code in self.order:
@@ -75,7 +80,7 @@ class CompiledCodeSystem:
                                               version=self.version)
             if parent is not None:
                 self._link(parent, code)
-            for prop in item.get("property", []):
+            for prop in _dicts(item.get("property")):
                 name, value = prop.get("code"), property_value(prop)
                 if not name or value is None:
                     continue
@@ -85,12 +90,13 @@ class CompiledCodeSystem:
                 elif name in CHILD_PROPERTIES:
                     self._link(code, as_text(value))
             self._raw_designations[code].extend(self._designations(item))
-            self._collect(item.get("concept", []), code)
+            self._collect(_dicts(item.get("concept")), code)
 
     @staticmethod
     def _designations(item: dict[str, Any]) -> list[Designation]:
-        return [Designation(d["value"], d.get("language"), (d.get("use") or {}).get("code"))
-                for d in item.get("designation", []) if d.get("value")]
+        return [Designation(d["value"], d.get("language"),
+                            d["use"].get("code") if isinstance(d.get("use"), dict) else None)
+                for d in _dicts(item.get("designation")) if isinstance(d.get("value"), str)]
 
     def _supplement(self, supplement: dict[str, Any]) -> None:
         """A `content = supplement` CodeSystem adds designations and properties, never concepts."""
@@ -99,12 +105,12 @@ class CompiledCodeSystem:
                 code = item.get("code")
                 if code in self._raw_properties:
                     self._raw_designations[code].extend(self._designations(item))
-                    for prop in item.get("property", []):
+                    for prop in _dicts(item.get("property")):
                         value = property_value(prop)
                         if prop.get("code") and value is not None:
                             self._raw_properties[code].append((prop["code"], value))
-                walk(item.get("concept", []))
-        walk(supplement.get("concept", []))
+                walk(_dicts(item.get("concept")))
+        walk(_dicts(supplement.get("concept")))
 
     def _link(self, parent: str, child: str) -> None:
         self.parents.setdefault(child, set()).add(parent)

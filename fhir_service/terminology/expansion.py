@@ -70,9 +70,9 @@ class Expander:
         if not isinstance(compose, dict):
             result.unresolved.append(f"the value set '{url}' has neither an expansion nor a compose")
             return result
-        for include in compose.get("include", []):
+        for include in _dicts(compose.get("include")):
             _unite(result, self._part(url, include))
-        for exclude in compose.get("exclude", []):
+        for exclude in _dicts(compose.get("exclude")):
             _subtract(result, self._part(url, exclude))
         return result
 
@@ -80,7 +80,7 @@ class Expander:
     @staticmethod
     def _expansion_is_whole(expansion: dict[str, Any]) -> bool:
         total = expansion.get("total")
-        count = _count_contains(expansion.get("contains", []))
+        count = _count_contains(_dicts(expansion.get("contains")))
         return not expansion.get("offset") and (total is None or total <= count)
 
     def _from_expansion(self, url: str, resource: dict[str, Any], expansion: dict[str, Any]) -> Expansion:
@@ -91,9 +91,9 @@ class Expander:
                 system, code = item.get("system"), item.get("code")
                 if isinstance(system, str) and isinstance(code, str) and not item.get("abstract"):
                     result.add(system, code, item.get("display"))
-                walk(item.get("contains", []))
+                walk(_dicts(item.get("contains")))
 
-        walk(expansion.get("contains", []))
+        walk(_dicts(expansion.get("contains")))
         if not self._expansion_is_whole(expansion):
             for system in {s for s, _ in result.codes} or {"*"}:
                 result.incomplete[system] = f"the stored expansion of '{url}' is only partial"
@@ -105,7 +105,9 @@ class Expander:
         system = include.get("system")
         if isinstance(system, str):
             parts.append(self._system_part(url, system, include))
-        for imported in include.get("valueSet", []):
+        for imported in include.get("valueSet") or []:
+            if not isinstance(imported, str):
+                continue
             sub = self.resolver.expand(imported)
             if sub is None:
                 missing = Expansion(imported)
@@ -123,9 +125,11 @@ class Expander:
     def _system_part(self, url: str, system: str, include: dict[str, Any]) -> Expansion:
         part = Expansion(url)
         version = include.get("version")
+        if "|" in system and not version:  # `system|version` written into the system (seen in the R4 core)
+            system, _, version = system.partition("|")
         cs = self.resolver.code_system(system, version)
-        concepts = include.get("concept")
-        filters = include.get("filter", [])
+        concepts = _dicts(include.get("concept"))
+        filters = _dicts(include.get("filter"))
         if concepts:
             for item in concepts:
                 code = item.get("code")
@@ -179,8 +183,13 @@ def _why_incomplete(system: str, cs: CompiledCodeSystem | None, filtered: bool) 
     return f"the value set {how} {label}, whose local CodeSystem is only '{cs.content}' (not complete)"
 
 
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON array (a malformed definition must not crash the validator)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def _count_contains(items: list[dict[str, Any]]) -> int:
-    return sum(1 + _count_contains(item.get("contains", [])) for item in items)
+    return sum(1 + _count_contains(_dicts(item.get("contains"))) for item in items)
 
 
 def _copy(source: Expansion, url: str) -> Expansion:

@@ -172,3 +172,14 @@ def test_case_insensitive_code_system(local_terminology: Any) -> None:
     assert terminology.validate_code(TOX_VS + "ci", TOX, "CRS").is_valid
     strict = local_terminology(toxicity_code_system(), value_set("cs", {"include": [{"system": TOX}]}))
     assert strict.validate_code(TOX_VS + "cs", TOX, "CRS").is_invalid
+
+
+def test_malformed_definitions_do_not_crash(local_terminology: Any) -> None:
+    cs = toxicity_code_system(concept=[{"code": "a", "designation": [{"use": "x", "value": 3}], "property": "p"},
+                                       "junk", {"display": "no code"}])
+    vs = value_set("junk", {"include": [{"system": TOX, "concept": "not-a-list", "filter": [None]}, "junk",
+                                        {"system": TOX + "|1.0.0"}, {"valueSet": [42]}],
+                            "exclude": None})
+    terminology = local_terminology(cs, vs)
+    assert codes(terminology, TOX_VS + "junk") == {"a"}
+    assert terminology.validate_code(TOX_VS + "junk", TOX, "b").is_invalid
