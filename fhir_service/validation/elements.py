@@ -93,6 +93,7 @@ class ElementDef:
     min_value: Any = None
     max_value: Any = None
     has_inline_children: bool = False
+    is_modifier: bool = False
     base_max: int = UNBOUNDED  # the base definition's max decides the JSON shape (array or not)
 
     @property
@@ -187,6 +188,7 @@ def _element(raw: dict[str, Any]) -> ElementDef:
         max_length=raw.get("maxLength"), base_max=_max(base.get("max", raw.get("max"))),
     )
     ref = raw.get("contentReference")
+    elem.is_modifier = bool(raw.get("isModifier"))
     if ref:
         elem.content_ref = ref.split("#", 1)[-1]
     elem.fixed, elem.fixed_type = _prefixed(raw, "fixed")

@@ -66,14 +66,16 @@ class CompiledExpression:
 
     def holds(self, node: Any, *, resource: Any, root_resource: Any, context_type: str | None,
               resolver: Resolver | None = None) -> bool:
-        """True when the invariant is satisfied (empty result counts as not satisfied, as in the Java validator).
+        """True when the invariant is satisfied. An empty result counts as satisfied: the HL7 validator's test cases
+        accept e.g. ref-1 on a Reference without `reference` (where the expression yields empty).
 
         Raises EvaluationError (or RecursionError) when the engine cannot evaluate it.
         """
         kwargs: dict[str, Any] = {"resource": resource, "root_resource": root_resource, "context_type": context_type}
         if resolver is not None:
             kwargs["resolver"] = resolver
-        return _is_true(self._path.evaluate(node, **kwargs))
+        result = self._path.evaluate(node, **kwargs)
+        return not result or _is_true(result)
 
     def evaluate(self, node: Any, *, resource: Any = None, root_resource: Any = None,
                  context_type: str | None = None) -> list[Any]:

@@ -243,7 +243,7 @@ def _conforms(walk: "Walk", value: Any, url: str, frame: "ResourceFrame") -> boo
 
 def check(walk: "Walk", sliced: ElementDef, code: str | None, pairs: list[tuple[int, Any, Any]], expr: str,
           loc: Location, frame: "ResourceFrame", depth: int, structure: CompiledStructure | None, key: str,
-          single: bool = False) -> None:
+          single: bool = False, ext_owner: tuple[str, str, str] | None = None) -> None:
     discriminators = sliced.slicing.discriminators if sliced.slicing is not None else [Discriminator("type", "$this")]
     rules = sliced.slicing.rules if sliced.slicing is not None else "open"
     counts = [0] * len(sliced.slices)
@@ -270,12 +270,13 @@ def check(walk: "Walk", sliced: ElementDef, code: str | None, pairs: list[tuple[
                            f"(slice {sliced.slices[chosen].slice_name})", item_expr, item_loc)
             last_slice = max(last_slice, chosen)
             walk.value(item, sliced.slices[chosen], code, item_expr, item_loc, frame, depth + 1, prim_ext=item_ext,
-                       structure=structure)
+                       structure=structure, ext_owner=ext_owner)
             continue
         if rules == "closed" and item is not None and sliced.slicing is not None:
             walk.issue("error", "structure", f"This element does not match any known slice defined in the profile "
                        f"(slicing of {sliced.path} is closed)", item_expr, item_loc)
-        walk.value(item, sliced, code, item_expr, item_loc, frame, depth + 1, prim_ext=item_ext, structure=structure)
+        walk.value(item, sliced, code, item_expr, item_loc, frame, depth + 1, prim_ext=item_ext, structure=structure,
+                   ext_owner=ext_owner)
     for slice_def, count in zip(sliced.slices, counts):
         if "/" in (slice_def.slice_name or ""):
             continue

@@ -11,17 +11,18 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
-from fhir_service.validation import patterns, references, slicing
+from fhir_service.validation import datatypes, extensions, patterns, references, slicing
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
 )
 from fhir_service.validation.outcome import Issue, Location
-from fhir_service.validation.primitives import check_primitive, json_type_name
+from fhir_service.validation.primitives import REGEXES, check_primitive, json_type_name
 from fhir_service.validation.xhtml import check_xhtml
 
 MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionnaire items ~10)
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 EXTENSION_TYPES = ("Extension",)
+ID_RE = REGEXES["id"]
 BundleCheck = Callable[[dict, str, Location], list[Issue]]
 
 
@@ -37,13 +38,15 @@ class ResourceFrame:
         self.contained_ids: dict[str, dict] | None = None
 
     def contained(self, ref_id: str) -> dict | None:
+        """The contained resource `#ref_id` refers to: in the container (siblings of a contained resource)."""
         if self.contained_ids is None:
             self.contained_ids = {}
-            items = self.resource.get("contained")
-            if isinstance(items, list):
-                for item in items:
-                    if isinstance(item, dict) and isinstance(item.get("id"), str):
-                        self.contained_ids[item["id"]] = item
+            for holder in (self.root, self.resource):
+                items = holder.get("contained")
+                if isinstance(items, list):
+                    for item in items:
+                        if isinstance(item, dict) and isinstance(item.get("id"), str):
+                            self.contained_ids[item["id"]] = item
         return self.contained_ids.get(ref_id)
 
 
@@ -153,8 +156,11 @@ class Walk:
     # -- values --------------------------------------------------------------------------------------------
     def value(self, val: Any, elem: ElementDef, code: str | None, expr: str, loc: Location, frame: ResourceFrame,
               depth: int, *, prim_ext: Any = None, structure: CompiledStructure | None = None,
-              is_resource: bool = False) -> None:
-        """Check one JSON value (not a list) against `elem` with chosen type `code`."""
+              is_resource: bool = False, ext_owner: tuple[str, str, str] | None = None) -> None:
+        """Check one JSON value (not a list) against `elem` with chosen type `code`.
+
+        `ext_owner` (path, type, property) describes the element an extension sits on, for its context rules.
+        """
         if depth > MAX_DEPTH:
             self.issue("error", "too-costly", f"The content is nested too deeply (more than {MAX_DEPTH} levels)",
                        expr, loc)
@@ -173,7 +179,7 @@ class Walk:
             self.issue("error", "structure",
                        f"This property must be an object, not a {json_type_name(val)}", expr, loc)
             return
-        children, type_root, type_structure = self._children(elem, code, structure, val, expr, loc)
+        children, type_root, type_structure = self._children(elem, code, structure, val, expr, loc, ext_owner)
         # ele-1, natively: an element has a value or children other than id.
         if not is_resource and not any(k != "id" and not k.startswith("fhir_comments") for k in val):
             self.issue("error", "invariant", "All FHIR elements must have a @value or children", expr, loc,
@@ -181,8 +187,16 @@ class Walk:
         if code == "Extension":
             self._ext1(val, expr, loc)
         self.fixed_pattern(val, elem, expr, loc)
+        if is_resource:
+            owner_path = owner_type = val.get("resourceType", "")
+            self._resource_id(val, expr, loc)
+        else:
+            owner_type = code or elem.base_path
+            owner_path = elem.base_path
         self.object(val, children, elem, expr, loc, frame, depth, is_resource=is_resource,
-                    structure=type_structure or structure)
+                    structure=type_structure or structure, where=(owner_path, owner_type))
+        if code in datatypes.CHECKS:
+            datatypes.CHECKS[code](self, val, elem, expr, loc)
         context_type = code if code and code not in ("BackboneElement", "Element") and not is_resource else \
             (val.get("resourceType") if is_resource else elem.base_path)
         self.invariants(val, elem.constraints, type_root.constraints if type_root is not None else (),
@@ -194,7 +208,7 @@ class Walk:
             self.bindings.check(self, val, elem, code, expr, loc)
 
     def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
-                  expr: str, loc: Location) -> tuple[dict[str, tuple[ElementDef, str | None]], ElementDef | None,
+                  expr: str, loc: Location, ext_owner: tuple[str, str, str] | None = None) -> tuple[dict[str, tuple[ElementDef, str | None]], ElementDef | None,
                                                      CompiledStructure | None]:
         """The children to check `val` against, the type's root element (for its invariants), its structure."""
         type_root: ElementDef | None = None
@@ -217,8 +231,12 @@ class Walk:
             if isinstance(url, str) and "url" in val:
                 ext_structure, err = compiled_or_error(self.defs, url)
                 if ext_structure is not None and ext_structure.type == "Extension":
+                    if ext_owner is not None:
+                        extensions.check_use(self, ext_structure, ext_owner, expr, loc)
                     return ext_structure.root.children, ext_structure.root, ext_structure
-                self._unknown_extension(url, err, expr, loc)
+                if ext_owner is not None and (":" in url or ext_owner[1] != "Extension"):
+                    # (relative urls inside an extension name the parts of a complex extension)
+                    self._unknown_extension(url, err, expr, loc)
         for url in profile_urls[:1]:
             prof, err = compiled_or_error(self.defs, url)
             if prof is not None:
@@ -237,12 +255,19 @@ class Walk:
     def _unknown_extension(self, url: str, err: str | None, expr: str, loc: Location) -> None:
         if err:
             self.issue("error", "processing", f"The extension {url} could not be used: {err}", expr, loc)
-        elif url.startswith(FHIR_SD) or not ("://" in url or url.startswith("urn:")):
-            self.issue("error", "structure", f"The extension {url} is unknown, and not allowed here", expr,
+        elif url.startswith("http://hl7.org/fhir/"):
+            # Core and cross-version extensions of other FHIR releases, which this package set may not carry.
+            self.issue("warning", "structure", f"The extension {url} is unknown, so it was not checked", expr,
                        loc + ("url",))
         else:
-            self.issue("warning", "structure", f"The extension {url} is unknown, and not allowed here", expr,
-                       loc + ("url",))
+            self.issue("error", "structure", f"The extension {url} could not be found so is not allowed here",
+                       expr, loc + ("url",))
+
+    def _resource_id(self, res: dict, expr: str, loc: Location) -> None:
+        rid = res.get("id")
+        if isinstance(rid, str) and rid and not ID_RE.fullmatch(rid):
+            why = f"Too long ({len(rid)} chars)" if len(rid) > 64 else f"Invalid Characters ('{rid}')"
+            self.issue("error", "invalid", f"Invalid Resource id: {why}", f"{expr}.id", loc + ("id",))
 
     def _ext1(self, val: dict, expr: str, loc: Location) -> None:
         has_ext = bool(val.get("extension"))
@@ -256,10 +281,15 @@ class Walk:
     # -- objects -------------------------------------------------------------------------------------------
     def object(self, obj: dict, children: dict[str, tuple[ElementDef, str | None]], owner: ElementDef, expr: str,
                loc: Location, frame: ResourceFrame, depth: int, *, is_resource: bool,
-               structure: CompiledStructure | None) -> None:
+               structure: CompiledStructure | None, where: tuple[str, str] | None = None) -> None:
+        """Check the properties of `obj` against `children` (of `owner`); `where` = (path, type) of `obj`."""
         present: dict[int, list[tuple[str, ElementDef, str | None]]] = {}
         for key in obj:
             if key == "resourceType" and is_resource:
+                continue
+            if key == "fhir_comments":
+                self.issue("error", "structure", "Unrecognized property 'fhir_comments' (comments are not allowed "
+                           "in FHIR R4 JSON)", expr, loc + (key,))
                 continue
             if key.startswith("_"):
                 name = key[1:]
@@ -271,8 +301,6 @@ class Walk:
                 continue
             entry = children.get(key)
             if entry is None:
-                if key == "fhir_comments":
-                    continue
                 self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
                 continue
             present.setdefault(id(entry[0]), []).append((key, entry[0], entry[1]))
@@ -287,7 +315,9 @@ class Walk:
                 self.issue("error", "structure", f"Only one choice of type is allowed, but found {names}",
                            expr, loc + (keys[1][0],))
             for key, child, code in keys:
-                self.child(obj, key, child, code, expr, loc, frame, depth, structure)
+                ext_owner = (where[0], where[1], key) if where is not None and key in (
+                    "extension", "modifierExtension") else None
+                self.child(obj, key, child, code, expr, loc, frame, depth, structure, ext_owner)
 
     @staticmethod
     def _is_primitive(entry: tuple[ElementDef, str | None]) -> bool:
@@ -297,7 +327,8 @@ class Walk:
         return bool(child.types) and child.types[0].code in PRIMITIVE_TYPES
 
     def child(self, obj: dict, key: str, child: ElementDef, code: str | None, expr: str, loc: Location,
-              frame: ResourceFrame, depth: int, structure: CompiledStructure | None) -> None:
+              frame: ResourceFrame, depth: int, structure: CompiledStructure | None,
+              ext_owner: tuple[str, str, str] | None = None) -> None:
         """Check property `key` (and its `_key` twin) of `obj` against `child`: shape, cardinality, each item."""
         val = obj.get(key)
         ext = obj.get("_" + key)
@@ -337,11 +368,12 @@ class Walk:
                 pairs.append((i, item, item_ext))
             self._cardinality(child, count, child_expr, child_loc)
             if child.slicing is not None or child.slices:
-                slicing.check(self, child, code, pairs, child_expr, child_loc, frame, depth, structure, key)
+                slicing.check(self, child, code, pairs, child_expr, child_loc, frame, depth, structure, key,
+                              ext_owner=ext_owner)
                 return
             for i, item, item_ext in pairs:
                 self.value(item, child, code, f"{child_expr}[{i}]", child_loc + (i,), frame, depth + 1,
-                           prim_ext=item_ext, structure=structure)
+                           prim_ext=item_ext, structure=structure, ext_owner=ext_owner)
             return
         if repeating and val is not None:
             self.issue("error", "structure", f"This property must be an array, not a {json_type_name(val)} "
@@ -355,7 +387,8 @@ class Walk:
             slicing.check(self, child, code, [(0, val, ext)], child_expr, child_loc, frame, depth, structure, key,
                           single=True)
             return
-        self.value(val, child, code, child_expr, child_loc, frame, depth + 1, prim_ext=ext, structure=structure)
+        self.value(val, child, code, child_expr, child_loc, frame, depth + 1, prim_ext=ext, structure=structure,
+                   ext_owner=ext_owner)
 
     def _cardinality(self, child: ElementDef, count: int, expr: str, loc: Location) -> None:
         if count < child.min:
@@ -395,7 +428,7 @@ class Walk:
                     self.issue("error", "invariant", "All FHIR elements must have a @value or children", expr,
                                ext_loc, rule="ele-1")
                 self.object(prim_ext, children, base.root if base else elem, expr, ext_loc, frame, depth + 1,
-                            is_resource=False, structure=base)
+                            is_resource=False, structure=base, where=(elem.base_path, code))
         elif val is None:
             self.issue("error", "structure", "A primitive value must not be null", expr, loc)
         if elem.constraints:

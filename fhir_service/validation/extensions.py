@@ -1,0 +1,60 @@
+"""Where an extension may be used: its definition's `context` list, and modifier versus plain extensions.
+
+An extension definition says on which elements it may appear (`context`: element paths or type names,
+other extensions, or FHIRPath) and whether it is a modifier (root `isModifier`): a modifier extension must be in
+`modifierExtension`, a plain one in `extension`.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fhir_service.validation.elements import CompiledStructure
+from fhir_service.validation.outcome import Location
+
+if TYPE_CHECKING:
+    from fhir_service.validation.walker import Walk
+
+ANYWHERE = frozenset({"Element", "Base", "*"})
+
+
+def _context_allows(walk: "Walk", structure: CompiledStructure, owner_path: str, owner_type: str) -> bool:
+    if not structure.context:
+        return True
+    resource_types = walk.defs.resource_types
+    for ctx in structure.context:
+        kind = ctx.get("type")
+        expression = ctx.get("expression") or ""
+        if kind == "fhirpath":
+            return True  # not judged: FHIRPath contexts need the parent chain
+        if kind == "extension":
+            if owner_type == "Extension":
+                return True
+            continue
+        if expression in ANYWHERE or expression in (owner_type, owner_path):
+            return True
+        if expression in ("Resource", "DomainResource") and owner_type in resource_types:
+            return True
+        if "#" in expression and expression.split("#", 1)[0] == owner_type:
+            return True
+        head = expression.split(".", 1)[0].split("#", 1)[0]
+        if walk.defs.structure_definition(head) is None:
+            return True  # a type of another FHIR release (CanonicalResource): cannot be judged here
+        if owner_type in ("BackboneElement", "Element") and expression == owner_path:
+            return True
+    return False
+
+
+def check_use(walk: "Walk", structure: CompiledStructure, owner: tuple[str, str, str], expr: str,
+              loc: Location) -> None:
+    owner_path, owner_type, prop = owner
+    url = structure.url
+    if prop == "extension" and structure.root.is_modifier:
+        walk.issue("error", "structure", f"The Extension '{url}' must not be used as an extension (it's a "
+                   "modifierExtension)", expr, loc)
+    elif prop == "modifierExtension" and not structure.root.is_modifier:
+        walk.issue("error", "structure", f"The Extension '{url}' must not be used as a modifierExtension (it's a "
+                   "regular extension)", expr, loc)
+    if not _context_allows(walk, structure, owner_path, owner_type):
+        allowed = ", ".join(f"{c.get('type')}:{c.get('expression')}" for c in structure.context)
+        walk.issue("error", "structure", f"The extension {url} is not allowed to be used at this point (this "
+                   f"element is [{owner_type}, {owner_path}]; allowed = {allowed})", expr, loc)
