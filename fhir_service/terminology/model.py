@@ -25,7 +25,8 @@ class CodeCheck:
     the validator reports that as information, never as an error). `display_issue` is set when the code is
     valid but the display given matches none of the known displays (the validator reports a warning).
     `system` is the code system the code was found in (useful when it was implied by the binding), and
-    `display` its preferred display, when known.
+    `display` its preferred display, when known. `status_issue` is set when the concept is deprecated,
+    retired or inactive in its CodeSystem (the validator reports a warning, as the HL7 validator does).
     """
 
     outcome: str
@@ -33,6 +34,7 @@ class CodeCheck:
     display_issue: str | None = None
     system: str | None = None
     display: str | None = None
+    status_issue: str | None = None
 
     def __post_init__(self) -> None:
         if self.outcome not in OUTCOMES:
@@ -79,6 +81,16 @@ class Concept:
     def abstract(self) -> bool:
         """`notSelectable`/`abstract` = true: a grouper that is not meant to be used in data."""
         return any(str(v).lower() == "true" for k, v in self.properties if k in ("notSelectable", "abstract"))
+
+    @property
+    def status(self) -> str | None:
+        """`deprecated`, `retired`, `inactive` (from the `status`/`inactive` properties), or None when active."""
+        for key, value in self.properties:
+            if key == "status" and str(value) in ("deprecated", "retired", "inactive", "withdrawn"):
+                return str(value)
+            if key in ("inactive", "deprecated", "retired") and str(value).lower() == "true":
+                return key
+        return None
 
     @property
     def inactive(self) -> bool:

@@ -141,10 +141,13 @@ class Terminology:
         if cs is None:
             return CodeCheck(NOT_CHECKABLE, f"The code '{code}' could not be checked locally: the code system "
                                             f"{system_label(system)} is not available locally", system=system)
+        if cs.content == "supplement":
+            return CodeCheck(INVALID, f"The CodeSystem '{system}' is a supplement, so it cannot be used as the "
+                                      f"system of a Coding", system=system)
         concept = cs.find(code)
         if concept is not None:
             return CodeCheck(VALID, display_issue=self._display_issue(system, concept.code, display, None),
-                             system=system, display=concept.display)
+                             system=system, display=concept.display, status_issue=self._status_issue(concept))
         if cs.is_complete:
             return CodeCheck(INVALID, self._unknown_code(system, code), system=system)
         return CodeCheck(NOT_CHECKABLE, f"The code '{code}' could not be checked locally: the CodeSystem "
@@ -162,8 +165,10 @@ class Terminology:
             member = expansion.case_insensitive[system].get(code.lower(), code)
         if (system, member) in expansion.codes:
             shown = expansion.codes[(system, member)]
+            concept = self.lookup(system, member)
             return CodeCheck(VALID, display_issue=self._display_issue(system, member, display, shown),
-                             system=system, display=shown or self._preferred_display(system, member))
+                             system=system, display=shown or (concept.display if concept is not None else None),
+                             status_issue=self._status_issue(concept))
         cs = self.code_system(system)
         if (system, code) in expansion.excluded:
             return CodeCheck(INVALID, self._not_in(code, url, system), system=system)
@@ -252,9 +257,12 @@ class Terminology:
         return (f"The code '{code}' from {system_label(system)} could not be checked locally against the "
                 f"value set '{url}': {reason}")
 
-    def _preferred_display(self, system: str, code: str) -> str | None:
-        concept = self.lookup(system, code)
-        return concept.display if concept is not None else None
+    @staticmethod
+    def _status_issue(concept: Concept | None) -> str | None:
+        if concept is None or concept.status is None:
+            return None
+        return (f"The concept '{concept.code}' has a status of {concept.status} in the CodeSystem "
+                f"'{concept.system}', and its use should be reviewed")
 
     def _display_issue(self, system: str, code: str, display: str | None, listed: str | None) -> str | None:
         """A message when `display` matches none of the known displays/designations (case-insensitive)."""

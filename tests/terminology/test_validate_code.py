@@ -199,3 +199,16 @@ def test_code_check_is_a_frozen_value() -> None:
         check.outcome = INVALID  # type: ignore[misc]
     with pytest.raises(ValueError):
         CodeCheck("maybe")
+
+
+# -- concept status and supplements ----------------------------------------------------------------------------
+def test_retired_concept_is_valid_with_a_status_issue(terminology: Terminology) -> None:
+    act_code = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+    retired = terminology.check_coding(act_code, "FFS")  # 'fee for service': status retired
+    assert retired.is_valid and "status of retired" in retired.status_issue
+    assert terminology.check_coding(act_code, "AMB").status_issue is None
+
+
+def test_supplement_cannot_be_a_coding_system(terminology: Terminology) -> None:
+    check = terminology.check_coding("http://hl7.org/fhir/CodeSystem/example-supplement", "chol-mmol")
+    assert check.is_invalid and "is a supplement" in check.message
