@@ -19,14 +19,21 @@ VALUE_KEYS = ("valueCode", "valueString", "valueBoolean", "valueInteger", "value
 
 
 def property_value(prop: dict[str, Any]) -> Any:
-    """The value of a `concept.property`, with a Coding reduced to its code (what filters compare)."""
+    """The value of a `concept.property` (a Coding stays a dict: filters match its code or system#code)."""
     for key in VALUE_KEYS:
         if key in prop:
-            value = prop[key]
-            if key == "valueCoding" and isinstance(value, dict):
-                return value.get("code")
-            return value
+            return prop[key]
     return None
+
+
+def as_texts(value: Any) -> list[str]:
+    """The texts a filter value may equal: `true` for a boolean, `code` and `system#code` for a Coding."""
+    if isinstance(value, dict):
+        code = value.get("code")
+        if not isinstance(code, str):
+            return []
+        return [code, f"{value['system']}#{code}"] if isinstance(value.get("system"), str) else [code]
+    return [as_text(value)]
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -85,10 +92,11 @@ class CompiledCodeSystem:
                 if not name or value is None:
                     continue
                 self._raw_properties[code].append((name, value))
-                if name in PARENT_PROPERTIES:
-                    self._link(as_text(value), code)
-                elif name in CHILD_PROPERTIES:
-                    self._link(code, as_text(value))
+                linked = as_texts(value)
+                if name in PARENT_PROPERTIES and linked:
+                    self._link(linked[0], code)
+                elif name in CHILD_PROPERTIES and linked:
+                    self._link(code, linked[0])
             self._raw_designations[code].extend(self._designations(item))
             self._collect(_dicts(item.get("concept")), code)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fhir_service.terminology.codesystem import CompiledCodeSystem, as_text
+from fhir_service.terminology.codesystem import CompiledCodeSystem, as_texts
 
 HIERARCHY_OPS = ("is-a", "descendent-of", "is-not-a", "generalizes")
 SELF_PROPERTIES = ("concept", "code")
@@ -72,17 +72,20 @@ def _self_filter(cs: CompiledCodeSystem, op: str, value: str) -> set[str]:
 
 
 def _match(cs: CompiledCodeSystem, op: str, value: str, values_of: Any) -> set[str]:
+    def texts(code: str) -> list[str]:
+        return [text for v in values_of(code) if v is not None for text in as_texts(v)]
+
     if op == "=":
-        return {code for code in cs.concepts if any(as_text(v) == value for v in values_of(code))}
+        return {code for code in cs.concepts if value in texts(code)}
     if op in ("in", "not-in"):
         wanted = set(_values(value))
-        hits = {code for code in cs.concepts if any(as_text(v) in wanted for v in values_of(code))}
+        hits = {code for code in cs.concepts if wanted.intersection(texts(code))}
         return hits if op == "in" else set(cs.concepts) - hits
     if op == "regex":
         pattern = _regex(value)
-        return {code for code in cs.concepts if any(pattern.fullmatch(as_text(v)) for v in values_of(code))}
+        return {code for code in cs.concepts if any(pattern.fullmatch(text) for text in texts(code))}
     if op == "exists":
-        present = {code for code in cs.concepts if any(v is not None for v in values_of(code))}
+        present = {code for code in cs.concepts if texts(code)}
         if value == "true":
             return present
         if value == "false":
