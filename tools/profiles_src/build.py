@@ -64,7 +64,7 @@ def write(folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     generated = {filename(r): r for r in resources()}
     for stale in folder.glob("*.json"):
-        if stale.name != "package.json" and stale.name not in generated:
+        if stale.name not in ("package.json", ".index.json") and stale.name not in generated:
             stale.unlink()
     for name, resource in generated.items():
         path = folder / name
@@ -82,7 +82,7 @@ def check(folder: Path) -> list[str]:
     """Differences between the source and `folder` (snapshots aside)."""
     problems = []
     generated = {filename(r): r for r in resources()}
-    on_disk = {p.name for p in folder.glob("*.json") if p.name != "package.json"}
+    on_disk = {p.name for p in folder.glob("*.json") if p.name not in ("package.json", ".index.json")}
     for name in sorted(on_disk - set(generated)):
         problems.append(f"{name}: not produced by the source")
     for name, resource in generated.items():
@@ -93,6 +93,10 @@ def check(folder: Path) -> list[str]:
             problems.append(f"{name}: differs from the source")
     if not (folder / "package.json").exists() or json.loads((folder / "package.json").read_text()) != PACKAGE_JSON:
         problems.append("package.json: differs from the source")
+    index = folder / ".index.json"
+    listed = {f["filename"] for f in json.loads(index.read_text()).get("files", [])} if index.exists() else set()
+    if listed != on_disk:
+        problems.append(f".index.json: lists {sorted(listed ^ on_disk)} wrongly (run build.py)")
     return problems
 
 

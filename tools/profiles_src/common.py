@@ -38,7 +38,6 @@ UCUM = "http://unitsofmeasure.org"
 
 # Extension URLs (naming.md).
 EXT_RELATIVE_DAY = SD + "relative-day"
-EXT_RELATIVE_DAY_END = SD + "relative-day-end"
 EXT_SOURCE_PUBLICATION = SD + "source-publication"
 EXT_AGE_AT_INFUSION = SD + "age-at-infusion"
 EXT_CAR_CONSTRUCT = SD + "car-construct"

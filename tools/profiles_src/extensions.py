@@ -9,8 +9,8 @@ from elements import binding, constraint, el, structure_definition
 #: Resources that carry a clinical date, and so the day relative to infusion.
 DATED = ["Observation", "Condition", "MedicationAdministration", "Procedure", "Encounter", "DiagnosticReport",
          "AdverseEvent", "MedicationStatement"]
-#: Resources with a period (onset..abatement, start..stop).
-PERIODS = ["Condition", "MedicationAdministration", "Procedure", "Encounter", "AdverseEvent", "MedicationStatement"]
+#: Elements that hold the end (or start) of a period: the day goes on the element itself.
+PERIOD_ELEMENTS = ["Condition.onset[x]", "Condition.abatement[x]", "Period.start", "Period.end"]
 
 
 def _extension(rid: str, name: str, title: str, description: str, context: list[str],
@@ -36,15 +36,12 @@ def extensions() -> list[Resource]:
         _extension(
             "relative-day", "RelativeDay", "Day relative to CAR-T infusion",
             "The day of the event relative to the CAR-T cell infusion (Day 0 = infusion day; Day -5 = five days "
-            "before; Day +1 = the day after), as case reports give it. On a resource with a period (a Condition, "
-            "a course of a drug) it is the first day: onset, start. Calendar dates are rarely published, so this "
-            "is the time axis of every dated resource of the package.",
-            DATED, ["integer"]),
-        _extension(
-            "relative-day-end", "RelativeDayEnd", "Last day relative to CAR-T infusion",
-            "The last day of a period relative to the CAR-T infusion: the abatement of a Condition, the last "
-            "administration of a drug course. Pairs with relative-day, which gives the first day.",
-            PERIODS, ["integer"]),
+            "before; Day +1 = the day after), as case reports give it. On a resource it is the day of the "
+            "event, or the first day of a period (onset of a Condition, first dose of a course). The last day of "
+            "a period goes on the element that ends it: Condition.abatement[x] (`_abatementDateTime`) or "
+            "Period.end (`_end`). Calendar dates are rarely published, so this is the time axis of every dated "
+            "resource of the package.",
+            DATED + PERIOD_ELEMENTS, ["integer"]),
         _extension(
             "source-publication", "SourcePublication", "Source publication (DOI)",
             "The DOI of the published case report or study the data was curated from (e.g. "

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from common import (CART_TOX, EXT_AGE_AT_INFUSION, EXT_CAR_CONSTRUCT, EXT_DOSE_FREQUENCY, EXT_GRADING_SYSTEM,
-                    EXT_RELATIVE_DAY, EXT_RELATIVE_DAY_END, EXT_SOURCE_PUBLICATION, EXT_TARGET_ANTIGEN, ICD10CM,
+                    EXT_RELATIVE_DAY, EXT_SOURCE_PUBLICATION, EXT_TARGET_ANTIGEN, ICD10CM,
                     LOINC, OBS_CATEGORY, SD, UCUM, VS, Resource, header)
 from elements import (Element, binding, coding_slices, constraint, el, extension_slices, reference,
                       structure_definition)
@@ -19,11 +19,12 @@ def _ext(url: str) -> str:
 
 
 # -- invariants shared by several profiles -------------------------------------------------------------
-def _inv_period(src: str) -> dict[str, str]:
+def _inv_period(src: str, end: str) -> dict[str, str]:
+    """The day on the element ending the period (`end`) is not before the resource's relative day."""
     return constraint(
-        "cart-7", "The last day (relative-day-end) is not before the first day (relative-day)",
-        f"{_ext(EXT_RELATIVE_DAY_END)}.value.ofType(integer).all($this >= "
-        f"%resource.{_ext(EXT_RELATIVE_DAY)}.value.ofType(integer).first())", src)
+        "cart-7", f"The last day (relative-day on {end}) is not before the first day (relative-day)",
+        f"{_ext(EXT_RELATIVE_DAY)}.exists() implies {end}.{_ext(EXT_RELATIVE_DAY)}.value.ofType(integer).all("
+        f"$this >= %resource.{_ext(EXT_RELATIVE_DAY)}.value.ofType(integer).first())", src)
 
 
 def _inv_ucum_value(src: str) -> dict[str, str]:
@@ -127,10 +128,13 @@ def toxicity_treatment() -> Resource:
                 constraint("cart-3", "The reason is a toxicity Condition (CRS, ICANS or IEC-HS)",
                            "reasonReference.all(resolve().empty() or resolve().where(resourceType = 'Condition' "
                            f"and code.coding.where({toxicity}).exists()).exists())", src),
-                _inv_period(src)],
+                _inv_period(src, "effective.ofType(Period).end"),
+                constraint("cart-21", "The day of the administration relative to infusion is given (relative-day), "
+                                      "unless its time is recorded as unknown (data-absent-reason on effective[x])",
+                           f"{_ext(EXT_RELATIVE_DAY)}.exists() or effective.extension.where(url = "
+                           "'http://hl7.org/fhir/StructureDefinition/data-absent-reason').exists()", src)],
                [*extension_slices("MedicationAdministration", [
-                   ("relativeDay", EXT_RELATIVE_DAY, 1, "1", "Day of the (first) administration"),
-                   ("relativeDayEnd", EXT_RELATIVE_DAY_END, 0, "1", "Day of the last administration")]),
+                   ("relativeDay", EXT_RELATIVE_DAY, 0, "1", "Day of the (first) administration")]),
                 el("MedicationAdministration.medication[x]", type=[{"code": "CodeableConcept"}], mustSupport=True,
                    binding=binding("required", VS + "toxicity-drugs", "Toxicity-directed drugs")),
                 _subject("MedicationAdministration"),
@@ -154,10 +158,9 @@ def _toxicity_condition(rid: str, name: str, title: str, description: str, code_
                         ) -> Resource:
     src = SD + rid
     return _sd(rid, "Condition", name, title, description, title,
-               [*invariants, _inv_graded(src), _inv_period(src)],
+               [*invariants, _inv_graded(src), _inv_period(src, "abatement")],
                [*extension_slices("Condition", [
                    ("relativeDay", EXT_RELATIVE_DAY, 1, "1", "Day of onset"),
-                   ("relativeDayEnd", EXT_RELATIVE_DAY_END, 0, "1", "Day of resolution (abatement)"),
                    ("gradingSystem", EXT_GRADING_SYSTEM, 0, "1", "Grading system of the severity grade")]),
                 el("Condition.clinicalStatus", mustSupport=True),
                 el("Condition.severity", short="Toxicity grade (1-5)", mustSupport=True,
@@ -287,13 +290,15 @@ def observations() -> list[Resource]:
                         f"({_is('oxygen-support')} and value.exists()) implies value.ofType(CodeableConcept)."
                         f"{_has_code(CART_TOX, 'o2-none', 'o2-low-flow', 'o2-high-flow', 'o2-positive-pressure')}",
                         vital),
-             constraint("cart-15", "A vasopressor count is a non-negative integer",
+             constraint("cart-15", "A vasopressor count is a non-negative number (an integer, or a Quantity "
+                                   "with UCUM unit '1' when a comparator such as >= is needed)",
                         f"{_is('vasopressor-count')} implies value.ofType(integer).all($this >= 0) and "
-                        "(value.empty() or value.ofType(integer).exists())", vital)],
+                        "value.ofType(Quantity).all(value >= 0 and code = '1') and (value.empty() or "
+                        "value.ofType(integer).exists() or value.ofType(Quantity).exists())", vital)],
             [*_code("grading-input-codes", "grading-input-codes", "grading-input-codes",
                     "Vital signs and grading inputs"),
              el("Observation.value[x]", mustSupport=True,
-                type=[{"code": "Quantity"}, {"code": "integer"}, {"code": "CodeableConcept"}]),
+                type=[{"code": "Quantity"}, {"code": "integer"}, {"code": "CodeableConcept"}, {"code": "boolean"}]),
              el("Observation.component", mustSupport=True),
              el("Observation.component.code",
                 binding=binding("required", VS + "grading-input-codes", "Vital signs and grading inputs"))]),

@@ -1,8 +1,7 @@
 """SearchParameters of the package: find resources by day relative to infusion, grade, grading system."""
 from __future__ import annotations
 
-from common import CART_TOX, EXT_GRADING_SYSTEM, EXT_RELATIVE_DAY, EXT_RELATIVE_DAY_END, EXT_SOURCE_PUBLICATION, \
-    Resource, header
+from common import CART_TOX, EXT_GRADING_SYSTEM, EXT_RELATIVE_DAY, EXT_SOURCE_PUBLICATION, Resource, header
 
 NUMBER_COMPARATORS = ["eq", "ne", "gt", "lt", "ge", "le"]
 
@@ -22,17 +21,20 @@ def _on(types: list[str], tail: str) -> str:
 
 def search_parameters() -> list[Resource]:
     dated = ["Observation", "Condition", "MedicationAdministration", "Procedure"]
-    periods = ["Condition", "MedicationAdministration", "Procedure"]
-    grade_codes = " or ".join(f"code = '{c}'" for c in ("crs-grade-astct", "icans-grade-astct", "iec-hs-grade"))
+    day = f"extension.where(url = '{EXT_RELATIVE_DAY}').value.ofType(integer)"
+    grades = ("crs-grade-astct", "icans-grade-astct", "iec-hs-grade", "crs-grade", "icans-grade")
+    grade_codes = " or ".join(f"code = '{c}'" for c in grades)
     return [
         _search("relative-day", "RelativeDay",
                 "Day relative to CAR-T infusion (Day 0 = infusion): the relative-day extension's valueInteger. "
                 "Example: Observation?relative-day=ge1&relative-day=le7.", dated, "number",
                 _on(dated, f"extension.where(url = '{EXT_RELATIVE_DAY}').value.ofType(integer)")),
         _search("relative-day-end", "RelativeDayEnd",
-                "Last day relative to CAR-T infusion (abatement, last administration): the relative-day-end "
-                "extension's valueInteger.", periods, "number",
-                _on(periods, f"extension.where(url = '{EXT_RELATIVE_DAY_END}').value.ofType(integer)")),
+                "Last day relative to CAR-T infusion: the relative-day extension on Condition.abatement[x] or on "
+                "the end of the effective/performed Period.", ["Condition", "MedicationAdministration", "Procedure"],
+                "number",
+                f"Condition.abatement.{day} | MedicationAdministration.effective.ofType(Period).end.{day} | "
+                f"Procedure.performed.ofType(Period).end.{day}"),
         _search("grade", "Grade",
                 "The grade (1-5) of a CRS/ICANS/IEC-HS grade assessment Observation. "
                 "Example: Observation?grade=ge3.", ["Observation"], "number",

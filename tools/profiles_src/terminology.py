@@ -30,11 +30,47 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
          "system recorded with it (ASTCT 2019 unless stated). No LOINC code exists."),
         ("iec-hs-grade", "IEC-HS grade",
          "Grade of immune effector cell-associated HLH-like syndrome (Hines et al., ASTCT 2023)."),
+        ("crs-grade", "Cytokine release syndrome grade (grading system as recorded)",
+         "Grade of CRS on a given day by a grading system other than ASTCT 2019, or one the report does not "
+         "state; the grading-system extension says which."),
+        ("icans-grade", "ICANS grade (grading system as recorded)",
+         "Grade of ICANS on a given day by a grading system other than ASTCT 2019, or one the report does not "
+         "state; the grading-system extension says which."),
+        ("hypotension", "Hypotension",
+         "Hypotension attributed to CRS, as judged by the report's authors (ASTCT defines no numeric "
+         "threshold); value true/false."),
         ("vasopressor-count", "Number of concurrent vasopressors",
          "Number of vasopressors running at the same time, excluding vasopressin; a CRS grading input "
          "(one vasopressor = grade 3, multiple = grade 4)."),
         ("oxygen-support", "Oxygen support category",
          "Category of supplemental oxygen support used to grade hypoxia in CRS (ASTCT 2019)."),
+    ]),
+    "icans-domains": ("ICANS domains", "ASTCT 2019 ICANS grading domains other than the ICE score.", [
+        ("consciousness-level", "Depressed level of consciousness",
+         "ASTCT ICANS domain: depressed level of consciousness not attributable to another cause."),
+        ("awakens-spontaneously", "Awakens spontaneously", "Depressed consciousness: awakens spontaneously "
+         "(ICANS grade 1)."),
+        ("awakens-to-voice", "Awakens to voice", "Depressed consciousness: awakens to voice (ICANS grade 2)."),
+        ("awakens-to-tactile", "Awakens only to tactile stimulus",
+         "Depressed consciousness: awakens only to tactile stimulus (ICANS grade 3)."),
+        ("unarousable", "Unarousable", "Unarousable or requiring vigorous or repetitive tactile stimuli to "
+         "arouse; stupor or coma (ICANS grade 4)."),
+        ("seizure", "Seizure", "ASTCT ICANS domain: seizure."),
+        ("seizure-rapidly-resolving", "Rapidly resolving seizure",
+         "Any clinical seizure that resolves rapidly, or non-convulsive seizures on EEG that resolve with "
+         "intervention (ICANS grade 3)."),
+        ("seizure-prolonged-or-repetitive", "Prolonged or repetitive seizures",
+         "Life-threatening prolonged seizure (> 5 min), or repetitive seizures without return to baseline in "
+         "between (ICANS grade 4)."),
+        ("motor-findings", "Motor findings", "ASTCT ICANS domain: motor findings."),
+        ("deep-focal-motor-weakness", "Deep focal motor weakness",
+         "Deep focal motor weakness such as hemiparesis or paraparesis (ICANS grade 4)."),
+        ("cerebral-edema", "Raised intracranial pressure / cerebral edema",
+         "ASTCT ICANS domain: raised intracranial pressure or cerebral edema."),
+        ("cerebral-edema-focal", "Focal cerebral edema", "Focal/local edema on neuroimaging (ICANS grade 3)."),
+        ("cerebral-edema-diffuse", "Diffuse cerebral edema",
+         "Diffuse cerebral edema on neuroimaging, decerebrate or decorticate posturing, cranial nerve VI "
+         "palsy, papilledema, or Cushing's triad (ICANS grade 4)."),
     ]),
     "oxygen-support-categories": ("Oxygen support categories", "ASTCT 2019 hypoxia categories.", [
         ("o2-none", "No supplemental oxygen", "Room air; no supplemental oxygen."),
@@ -63,6 +99,8 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
         ("penn", "Penn CRS grading", "University of Pennsylvania CRS grading scale."),
         ("cartox", "CARTOX grading", "CAR-T-cell-therapy-associated TOXicity (CARTOX) working group grading."),
         ("hlh-2004", "HLH-2004 criteria", "HLH-2004 diagnostic criteria (Henter et al. 2007)."),
+        ("grading-not-stated", "Grading system not stated",
+         "The report gives a grade without naming the grading system."),
     ]),
     "grade-derivation": ("Grade derivation", "Whether a grade is as reported or computed.", [
         ("grade-reported", "Grade as reported", "The grade as stated in the source publication."),
@@ -87,6 +125,8 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
     "response": ("Disease response", "Response assessments after CAR-T therapy.", [
         ("disease-response", "Disease response assessment",
          "Overall response of the malignancy at a time point after CAR-T infusion."),
+        ("cart-persistence", "CAR-T cell persistence",
+         "Whether CAR-T cells remain detectable in the patient (flow cytometry or PCR) at a time point."),
         ("b-cell-aplasia", "B-cell aplasia", "Absence of B cells in blood, a pharmacodynamic marker of CD19 "
          "CAR-T activity."),
         ("complete-response", "Complete response", "Complete response/remission of the malignancy."),
@@ -116,7 +156,7 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
          "rimiducid (NCT02744287)."),
         ("cd22-cart-investigational", "Investigational CD22 CAR-T cells",
          "Investigational anti-CD22 CAR-T cells (NCT02315612)."),
-        ("investigational-cart", "Investigational CAR-T product", "A CAR-T product under investigation whose "
+        ("cart-investigational", "Investigational CAR-T product", "A CAR-T product under investigation whose "
          "construct the source does not name."),
     ]),
     "drugs": ("Drugs without a verified RxCUI", "Drugs used around CAR-T therapy with no verified RxNorm code.", [
@@ -147,9 +187,15 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
         ("p-value", "P-value", "P-value of the reported comparison (0-1; a comparator such as < may apply)."),
         ("ci95-lower", "95% CI lower bound", "Lower bound of the 95% confidence interval."),
         ("ci95-upper", "95% CI upper bound", "Upper bound of the 95% confidence interval."),
-        ("event-free-survival", "Event-free survival rate", "Proportion of the cohort alive without an event "
-         "at the stated time point."),
-        ("overall-survival", "Overall survival rate", "Proportion of the cohort alive at the stated time point."),
+        ("time-point", "Time point", "The time point of a survival estimate (e.g. 6 months after infusion)."),
+        ("event-free-survival-rate", "Event-free survival rate", "Proportion of the cohort alive without an "
+         "event at the stated time point."),
+        ("overall-survival-rate", "Overall survival rate", "Proportion of the cohort alive at the stated time "
+         "point."),
+        ("median-event-free-survival", "Median event-free survival", "Median event-free survival time of the "
+         "cohort (may be 'not reached')."),
+        ("median-overall-survival", "Median overall survival", "Median overall survival time of the cohort "
+         "(may be 'not reached')."),
         ("prior-therapy", "Prior toxicity-directed therapy", "Therapy the cohort failed before the intervention."),
         ("age-group", "Age group", "Age group of the cohort members."),
         ("pediatric", "Pediatric", "Patients younger than 18 years."),
@@ -283,13 +329,20 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
         _value_set("grading-input-codes", "GradingInputCodes", "Vital signs and grading inputs",
                    "Vital signs (verified LOINC) and the project-coded inputs of CRS/ICANS grading (ICE score, "
                    "CAPD score, vasopressor count, oxygen support category).",
-                   _external(vitals) + [_local(["ice-score", "capd-score", "vasopressor-count", "oxygen-support"])]),
+                   _external(vitals + codes.concept("finding.fever", SNOMED))
+                   + [_local(["ice-score", "capd-score", "hypotension", "vasopressor-count", "oxygen-support",
+                              "consciousness-level", "seizure", "motor-findings", "cerebral-edema"])]),
+        _value_set("icans-domain-values", "IcansDomainValues", "ICANS domain findings",
+                   "Findings of the ASTCT 2019 ICANS domains (consciousness, seizure, motor, cerebral edema).",
+                   [_local(["awakens-spontaneously", "awakens-to-voice", "awakens-to-tactile", "unarousable",
+                            "seizure-rapidly-resolving", "seizure-prolonged-or-repetitive",
+                            "deep-focal-motor-weakness", "cerebral-edema-focal", "cerebral-edema-diffuse"])]),
         _value_set("oxygen-support-categories", "OxygenSupportCategories", "Oxygen support categories",
                    "ASTCT 2019 oxygen support categories used to grade CRS hypoxia.",
                    [_local(["o2-none", "o2-low-flow", "o2-high-flow", "o2-positive-pressure"])]),
         _value_set("toxicity-grade-codes", "ToxicityGradeCodes", "Toxicity grade assessments",
                    "What a toxicity grade Observation assesses: CRS, ICANS or IEC-HS grade.",
-                   [_local(["crs-grade-astct", "icans-grade-astct", "iec-hs-grade"])]),
+                   [_local(["crs-grade-astct", "icans-grade-astct", "iec-hs-grade", "crs-grade", "icans-grade"])]),
         _value_set("astct-grades", "AstctGrades", "Toxicity grades 1-5",
                    "Grades 1-5 of a CAR-T toxicity (ASTCT 2019 for CRS/ICANS, ASTCT 2023 for IEC-HS, or the "
                    "grading system recorded beside the grade).",
@@ -300,7 +353,7 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
         _value_set("grading-systems", "GradingSystems", "Toxicity grading systems",
                    "Grading systems a reported grade follows. Grades are never converted between systems.",
                    [_local(["astct-2019", "astct-2023-iec-hs", "ctcae-v5", "lee-2014", "penn", "cartox",
-                            "hlh-2004"])]),
+                            "hlh-2004", "grading-not-stated"])]),
         _value_set("grade-derivation", "GradeDerivation", "Grade derivation",
                    "Whether a grade is as reported in the publication or computed by rules.",
                    [_local(["grade-reported", "grade-computed"])]),
@@ -318,19 +371,20 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                    [_local([c for c, _, _ in GROUPS["routes"][2]])]),
         _value_set("response-assessment-codes", "ResponseAssessmentCodes", "Response assessments",
                    "What a response assessment Observation measures: overall response, MRD, B-cell aplasia.",
-                   [_local(["disease-response", "mrd-flow", "mrd-ngs", "b-cell-aplasia"])]),
+                   [_local(["disease-response", "mrd-flow", "mrd-ngs", "b-cell-aplasia", "cart-persistence"])]),
         _value_set("response-values", "ResponseValues", "Response results",
                    "Results of a response assessment: CR, PR, SD, PD; MRD positive/negative.",
                    [_local(["complete-response", "partial-response", "stable-disease", "progressive-disease",
                             "mrd-positive", "mrd-negative"])]),
         _value_set("cohort-statistics", "CohortStatistics", "Cohort statistics",
                    "Kinds of aggregate value reported about a cohort.",
-                   [_local(["mean-before", "mean-after", "median", "p-value", "ci95-lower", "ci95-upper"])]),
+                   [_local(["mean-before", "mean-after", "median", "p-value", "ci95-lower", "ci95-upper", "time-point"])]),
         _value_set("cohort-observation-codes", "CohortObservationCodes", "Cohort observation codes",
                    "What a cohort Observation measures: a toxicity lab or vital sign (verified LOINC), CAR-T "
                    "cellular measurements, or a survival rate.",
                    _external(labs + vitals) + [_local(["cart-cells-blood", "cart-pct-t-cells", "cart-vcn",
-                                                       "cxcl10", "event-free-survival", "overall-survival"])]),
+                                                       "cxcl10", "event-free-survival-rate", "overall-survival-rate",
+                                                       "median-event-free-survival", "median-overall-survival"])]),
         _value_set("cohort-characteristics", "CohortCharacteristics", "Cohort characteristics",
                    "Characteristics that define a cohort.",
                    [_local(["age-group", "high-grade-crs", "prior-therapy"])]),
