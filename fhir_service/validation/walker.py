@@ -203,9 +203,11 @@ class Walk:
                         expr, loc, frame, context_type, is_resource)
         if code == "Reference":
             references.check(self, val, elem, expr, loc, frame)
-        if self.bindings is not None and elem.binding_strength and code in ("CodeableConcept", "Coding", "Quantity",
-                                                                            "CodeableReference"):
-            self.bindings.check(self, val, elem, code, expr, loc)
+        if self.bindings is not None:
+            if elem.binding_strength and code in ("CodeableConcept", "Coding", "Quantity"):
+                self.bindings.check(self, val, elem, code, expr, loc)
+            if code == "Coding":
+                self.bindings.check_coding(self, val, expr, loc)
 
     def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
                   expr: str, loc: Location, ext_owner: tuple[str, str, str] | None = None) -> tuple[dict[str, tuple[ElementDef, str | None]], ElementDef | None,
