@@ -21,6 +21,7 @@ from fhirpathpy.models import models
 from fhir_service.fhirpath import fixes
 from fhir_service.fhirpath.errors import FhirPathError
 from fhir_service.fhirpath.functions import FHIR_FUNCTIONS
+from fhir_service.fhirpath.operators import OPERATORS
 from fhir_service.fhirpath.parser import parse
 from fhir_service.fhirpath.spec_functions import SPEC_FUNCTIONS
 
@@ -36,7 +37,7 @@ LOINC = "http://loinc.org"
 fixes.apply()
 
 #: fhirpathpy consults this table before its own registry: our FHIR functions and the fixed ones.
-FUNCTIONS: dict[str, dict[str, Any]] = {**SPEC_FUNCTIONS, **FHIR_FUNCTIONS, **fixes.FIXED_FUNCTIONS}
+FUNCTIONS: dict[str, dict[str, Any]] = {**OPERATORS, **SPEC_FUNCTIONS, **FHIR_FUNCTIONS, **fixes.FIXED_FUNCTIONS}
 
 
 class _Environment(dict):
@@ -87,12 +88,13 @@ def to_json(value: Any) -> Any:
     """Turn one engine result item into a plain JSON-like Python value.
 
     Elements come back as the very objects of the input (no copy). Computed values: FHIRPath Date/DateTime/Time
-    become their ISO strings, a Quantity a FHIR Quantity dict, decimals stay `decimal.Decimal` (exact).
+    become their literal strings (at their own precision), a Quantity a FHIR Quantity dict, decimals stay `decimal.Decimal` (exact).
     """
     if isinstance(value, ResourceNode):
         value = value.data
     if isinstance(value, (FP_DateTime, FP_Time)):
-        return str(value)
+        return value.asStr  # the literal form; str() re-renders through datetime and invents a day
+
     if isinstance(value, FP_Quantity):
         unit = value.unit
         if isinstance(unit, str) and unit.startswith("'"):

@@ -15,7 +15,7 @@ from typing import Any
 import fhirpathpy.engine as fp_engine
 from fhirpathpy.engine import util
 from fhirpathpy.engine.evaluators import evaluators
-from fhirpathpy.engine.nodes import FP_DateTime, TypeInfo
+from fhirpathpy.engine.nodes import FP_DateTime, ResourceNode, TypeInfo
 
 from fhir_service.fhirpath.errors import FhirPathError
 from fhir_service.fhirpath.spec_functions import SortKey
@@ -30,9 +30,6 @@ def single_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
     return inputs
 
 
-FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
-    "single": {"fn": single_fn},
-}
 
 
 def number_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
@@ -80,6 +77,84 @@ def _type_names_dates(original: Any) -> Any:
     return staticmethod(create_by_value_in_namespace)
 
 
+_ELEMENT_ONLY_KEYS = frozenset({"extension", "id"})
+
+
+def _is_primitive_path(path: Any) -> bool:
+    return isinstance(path, str) and (path[:1].islower() or path.startswith("System."))
+
+
+def merge_primitive_extensions(nodes: list[Any]) -> list[Any]:
+    """Pair each primitive value with its `_name` sibling (id/extensions) into one node.
+
+    fhirpathpy returns `birthDate` and `_birthDate` as two items, so `birthDate.count()` is 2 and
+    `birthDate = @1974-12-25` compares a collection of two. FHIR JSON splits one element in two properties;
+    FHIRPath must see one element: the value with its extensions kept in the node's `_data`. A `_name` entry
+    without a value (a null in the value array) stays as an element that has extensions but no value.
+    """
+    merged: list[Any] = []
+    by_name: dict[Any, int] = {}
+    for node in nodes:
+        data = getattr(node, "data", None)
+        name = getattr(node, "propName", None)
+        is_extension_part = (isinstance(data, dict) and data and set(data) <= _ELEMENT_ONLY_KEYS
+                             and _is_primitive_path(getattr(node, "path", None)))
+        if is_extension_part and name in by_name:
+            partner = merged[by_name[name]]
+            if partner.data is None:
+                merged[by_name[name]] = node
+            else:
+                partner._data = data
+            continue
+        if data is None and isinstance(node, ResourceNode):
+            by_name[name] = len(merged)
+            merged.append(node)
+            continue
+        if name is not None:
+            by_name[name] = len(merged)
+        merged.append(node)
+    return [node for node in merged if not (isinstance(node, ResourceNode) and node.data is None)]
+
+
+def _primitive_element(item: Any) -> Any:
+    """For navigation into a primitive's `id`/`extension`: the `_name` part as an element node."""
+    if isinstance(item, ResourceNode) and isinstance(item._data, dict) and not isinstance(item.data, dict):
+        return ResourceNode.create_node(item._data, "Element", propName=item.propName)
+    return item
+
+
+def _member_invocation_merging(original: Any) -> Any:
+    def member_invocation(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> Any:
+        key = node["children"][0].get("text", "").strip("`")
+        if key in _ELEMENT_ONLY_KEYS and isinstance(parent_data, list):
+            parent_data = [_primitive_element(item) for item in parent_data]
+        result = original(ctx, parent_data, node)
+        if len(result) > 1 or (result and getattr(result[0], "data", 0) is None):
+            return merge_primitive_extensions(result)
+        return result
+
+    return member_invocation
+
+
+def extension_fn(ctx: dict[str, Any], inputs: list[Any], url: Any) -> list[Any]:
+    """extension(url), also on primitives (whose extensions live in the `_name` part)."""
+    found = []
+    for item in inputs:
+        element = _primitive_element(item)
+        data = element.data if isinstance(element, ResourceNode) else element
+        if isinstance(data, dict):
+            for extension in data.get("extension") or ():
+                if isinstance(extension, dict) and extension.get("url") == url:
+                    found.append(ResourceNode.create_node(extension, "Extension"))
+    return found
+
+
+FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
+    "single": {"fn": single_fn},
+    "extension": {"fn": extension_fn, "arity": {1: ["String"]}},
+}
+
+
 def apply() -> None:
     """Install the fixes that patch fhirpathpy's tables (idempotent)."""
     global _applied
@@ -87,5 +162,6 @@ def apply() -> None:
         return
     _applied = True
     evaluators["NumberLiteral"] = number_literal
+    evaluators["MemberInvocation"] = _member_invocation_merging(evaluators["MemberInvocation"])
     fp_engine.make_param = _make_param_with_sort_keys(fp_engine.make_param)
     TypeInfo.create_by_value_in_namespace = _type_names_dates(TypeInfo.create_by_value_in_namespace)

@@ -1,6 +1,5 @@
 """FHIRPath functions that fhirpathpy 2.2.4 does not implement (most from FHIRPath 2.0 / the R4 test suite):
-lowBoundary, highBoundary, precision, sort, matchesFull, escape, unescape; plus date/time arithmetic that keeps
-the value's timezone offset and precision (fhirpathpy converts the result to UTC).
+lowBoundary, highBoundary, precision, sort, matchesFull, escape, unescape, comparable.
 
 Entries use fhirpathpy's registry format and are passed as the user-invocation table (see engine.py).
 """
@@ -14,11 +13,9 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from functools import cmp_to_key
 from typing import Any
 
-from fhirpathpy.engine import util
-from fhirpathpy.engine.invocations import math as fp_math
 from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, ResourceNode
 
-from fhir_service.fhirpath import temporal
+from fhir_service.fhirpath import temporal, ucum
 from fhir_service.fhirpath.errors import FhirPathError
 
 _TEMPORAL_PATHS = {"date": "date", "dateTime": "dateTime", "instant": "dateTime", "time": "time"}
@@ -199,44 +196,30 @@ def unescape_fn(ctx: dict[str, Any], inputs: list[Any], target: Any) -> list[Any
     return []
 
 
-# ------------------------------------------------------------------------------------------------ arithmetic
+# ------------------------------------------------------------------------------------------------ quantities
 
-def _temporal_shift(xs: list[Any], ys: list[Any], sign: int) -> list[Any] | None:
-    if len(xs) != 1 or len(ys) != 1:
-        return None
-    when = temporal_of(xs[0])
-    if when is None and isinstance(data_of(xs[0]), str):
-        when = temporal.parse(data_of(xs[0]))
-    quantity = data_of(ys[0])
-    if when is None or not isinstance(quantity, FP_Quantity):
-        return None
-    try:
-        moved = temporal.add(when, sign * Decimal(quantity.value), str(quantity.unit))
-    except ValueError as exc:
-        raise FhirPathError(str(exc)) from exc
-    return [moved.to_fp()]
+def comparable_fn(ctx: dict[str, Any], inputs: list[Any], other: list[Any]) -> list[Any]:
+    """comparable(quantity): whether the two quantities' units have the same dimension (UCUM)."""
+    from fhir_service.fhirpath.values import Qty, value_of
 
-
-def plus_fn(ctx: dict[str, Any], xs: list[Any], ys: list[Any]) -> Any:
-    """`+`: date/time + duration keeps the offset and precision; everything else as fhirpathpy does."""
-    shifted = _temporal_shift(xs, ys, 1)
-    return shifted if shifted is not None else fp_math.plus(ctx, xs, ys)
-
-
-def minus_fn(ctx: dict[str, Any], xs: list[Any], ys: list[Any]) -> Any:
-    """`-`: date/time - duration keeps the offset and precision; everything else as fhirpathpy does."""
-    shifted = _temporal_shift(xs, ys, -1)
-    return shifted if shifted is not None else fp_math.minus(ctx, xs, ys)
+    item = _singleton(inputs, "comparable")
+    if item is None or not other:
+        return []
+    a, b = value_of(item), value_of(_singleton(other, "comparable"))
+    if not (isinstance(a, Qty) and isinstance(b, Qty)):
+        return []
+    if a.calendar or b.calendar:
+        return [a.calendar == b.calendar or (not a.calendar and a.ucum) or (not b.calendar and b.ucum)]
+    return [a.unit == b.unit or (a.ucum and b.ucum and ucum.comparable(a.unit, b.unit))]
 
 
 SPEC_FUNCTIONS: dict[str, dict[str, Any]] = {
     "lowBoundary": {"fn": _boundary(False), "arity": {0: [], 1: ["Integer"]}},
     "highBoundary": {"fn": _boundary(True), "arity": {0: [], 1: ["Integer"]}},
     "precision": {"fn": precision_fn},
+    "comparable": {"fn": comparable_fn, "arity": {1: ["Any"]}},
     "sort": {"fn": sort_fn, "variadic": "SortKey"},
     "matchesFull": {"fn": matches_full_fn, "arity": {1: ["String"]}, "nullable_input": True},
     "escape": {"fn": escape_fn, "arity": {1: ["String"]}, "nullable_input": True},
     "unescape": {"fn": unescape_fn, "arity": {1: ["String"]}, "nullable_input": True},
-    "+": {"fn": plus_fn, "arity": {2: ["Any", "Any"]}, "nullable": True},
-    "-": {"fn": minus_fn, "arity": {2: ["Any", "Any"]}, "nullable": True},
 }

@@ -28,8 +28,9 @@ _FIELDS = ("year", "month", "day", "hour", "minute", "second", "millisecond")
 
 #: calendar-duration and UCUM time units -> the component they step.
 DURATION_UNITS = {
-    **{u: "year" for u in ("year", "years", "'a'")},
-    **{u: "month" for u in ("month", "months", "'mo'")},
+    # UCUM 'a' and 'mo' are not calendar years/months (their lengths are averages): not usable here
+    **{u: "year" for u in ("year", "years", "'year'", "'years'")},
+    **{u: "month" for u in ("month", "months", "'month'", "'months'")},
     **{u: "week" for u in ("week", "weeks", "'wk'")},
     **{u: "day" for u in ("day", "days", "'d'")},
     **{u: "hour" for u in ("hour", "hours", "'h'")},
@@ -211,3 +212,52 @@ def boundary(value: Temporal, precision: int | None, high: bool) -> Temporal | N
     if kind == "dateTime":
         tz = value.tz if value.tz is not None else ("-12:00" if high else "+14:00")
     return Temporal(kind, tz=tz, **parts)
+
+
+# ---------------------------------------------------------------------------------------------- comparison
+
+def _components(value: Temporal, to_utc: bool) -> list[Decimal | int | None]:
+    year, month, day, hour, minute = value.year, value.month, value.day, value.hour, value.minute
+    if to_utc and value.hour is not None and value.tz is not None:
+        moment = datetime(year or 2000, month or 1, day or 1, hour, minute or 0, tzinfo=_offset(value.tz))
+        moment = moment.astimezone(timezone.utc)
+        year, month, day, hour = moment.year, moment.month, moment.day, moment.hour
+        minute = moment.minute if value.minute is not None else None
+    second: Decimal | None = None
+    if value.second is not None:
+        second = Decimal(value.second) + Decimal(value.millisecond or 0) / 1000
+    if value.kind == "time":
+        return [hour, minute, second]
+    return [year, month, day, hour, minute, second]
+
+
+def compare(a: Temporal, b: Temporal) -> int | None:
+    """-1/0/1, or None when the answer depends on precision one side lacks (FHIRPath §6.1.1 / §6.2).
+
+    Components are compared from the most significant; seconds and milliseconds form one precision. Values with
+    times are normalised to UTC when both carry an offset; if only one does, the result is unknown (None).
+    """
+    if (a.kind == "time") != (b.kind == "time"):
+        raise ValueError("cannot compare a Time with a Date/DateTime")
+    both_times = a.hour is not None and b.hour is not None
+    if both_times and a.kind != "time" and (a.tz is None) != (b.tz is None):
+        return None
+    left, right = _components(a, both_times), _components(b, both_times)
+    for x, y in zip(left, right):
+        if x is None and y is None:
+            return 0
+        if x is None or y is None:
+            return None
+        if x != y:
+            return -1 if x < y else 1
+    return 0
+
+
+def equivalent(a: Temporal, b: Temporal) -> bool:
+    """`~`: same precision and equal (different precisions are simply not equivalent)."""
+    if (a.kind == "time") != (b.kind == "time"):
+        return False
+    try:
+        return a.precision == b.precision and compare(a, b) == 0
+    except ValueError:
+        return False

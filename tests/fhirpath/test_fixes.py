@@ -12,3 +12,48 @@ def test_single_of_many_is_an_error_and_of_one_is_the_item() -> None:
         fhirpath.evaluate({}, "(1 | 2).single()")
     assert fhirpath.evaluate({}, "(1).single()") == [1]
     assert fhirpath.evaluate({}, "{}.single()") == []
+
+
+PATIENT = {
+    "resourceType": "Patient",
+    "birthDate": "1974-12-25",
+    "_birthDate": {"extension": [{"url": "http://example.org/time", "valueTime": "14:35:45"}]},
+    "name": [{"given": [None, "James"], "_given": [{"extension": [{"url": "http://example.org/syl",
+                                                                   "valueString": "five"}]}]}],
+}
+
+
+def test_primitive_value_and_its_extension_are_one_element() -> None:
+    # fhirpathpy alone yields two items for birthDate (the value and the `_birthDate` object)
+    assert fhirpath.evaluate(PATIENT, "birthDate.count()") == [1]
+    assert fhirpath.evaluate(PATIENT, "birthDate = @1974-12-25") == [True]
+    assert fhirpath.evaluate(PATIENT, "birthDate.extension.value") == ["14:35:45"]
+    assert fhirpath.evaluate(PATIENT, "birthDate.extension('http://example.org/time').exists()") == [True]
+    assert fhirpath.evaluate(PATIENT, "birthDate.extension('http://example.org/other').exists()") == [False]
+
+
+def test_null_value_with_extension_is_an_element_without_value() -> None:
+    assert fhirpath.evaluate(PATIENT, "name.given.count()") == [2]
+    assert fhirpath.evaluate(PATIENT, "name.given.select($this.hasValue())") == [False, True]
+    assert fhirpath.evaluate(PATIENT, "name.given") == ["James"]  # the value-less one has nothing to return
+
+
+def test_decimal_literal_keeps_its_scale() -> None:
+    assert fhirpath.evaluate({}, "1.0.is(Decimal)") == [True]
+    assert fhirpath.evaluate({}, "1.is(Integer)") == [True]
+    assert fhirpath.evaluate({}, "1.0.toString()") == ["1.0"]
+
+
+def test_date_literal_is_a_date_not_a_datetime() -> None:
+    assert fhirpath.evaluate({}, "@2015-02-04.is(Date)") == [True]
+    assert fhirpath.evaluate({}, "@2015-02-04.is(DateTime)") == [False]
+    assert fhirpath.evaluate({}, "@2015-02-04T10:00:00Z.is(DateTime)") == [True]
+
+
+def test_sort_with_descending_keys_on_strings() -> None:
+    assert fhirpath.evaluate({}, "('b' | 'c' | 'a').sort(-$this)") == ["c", "b", "a"]
+    assert fhirpath.evaluate({}, "(3 | 1 | 2).sort()") == [1, 2, 3]
+    names = {"resourceType": "Patient", "name": [{"family": "B", "use": "x"}, {"family": "A", "use": "y"}]}
+    assert fhirpath.evaluate(names, "name.sort(family).use") == ["y", "x"]
+    with pytest.raises(FhirPathError):
+        fhirpath.evaluate({}, "(1 | 'a').sort()")
