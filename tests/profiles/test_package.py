@@ -86,6 +86,15 @@ def test_the_package_is_in_sync_with_its_authoring_source() -> None:
     assert build.check(PROFILES) == []
 
 
+def test_every_structure_definition_carries_its_generated_snapshot(resources: list[dict[str, Any]]) -> None:
+    from fhir_service.definitions.build import check_package
+
+    for sd in structure_definitions(resources):
+        snapshot_ids = [e["id"] for e in sd["snapshot"]["element"]]
+        assert {e["id"] for e in elements(sd)} <= set(snapshot_ids), sd["id"]
+    assert check_package(PROFILES) == []
+
+
 # -- StructureDefinitions ------------------------------------------------------------------------------
 def test_structure_definitions_constrain_an_r4_core_type(profile_definitions: Definitions,
                                                          resources: list[dict[str, Any]]) -> None:
