@@ -158,6 +158,7 @@ class _Generator:
     def merge_elem(self, base: Element, diff: Element) -> Element:
         if "type" in diff:
             self.check_types(base, diff)
+        self.check_cardinality(base, diff)
         merged = merge_element(base, diff, self.url)
         inherited = self._profile_constraints(diff)
         if inherited:
@@ -369,6 +370,28 @@ class _Generator:
             raise SnapshotError(f"{self.url}: differential element {diff.get('id', diff.get('path'))}: type {code} "
                                 f"is not allowed here (the base allows {', '.join(sorted(base_codes))})")
 
+    def check_cardinality(self, base: Element, diff: Element) -> None:
+        """A profile may only narrow cardinality: max within the base's max, min within [base min, max].
+        (A new slice may lower the min below the sliced element's: its base is the sliced element.)"""
+        where = diff.get("id", diff.get("path"))
+        base_max, new_max = _max_value(base.get("max")), _max_value(diff.get("max", base.get("max")))
+        new_min = diff.get("min", base.get("min", 0))
+        if "max" in diff and new_max is None:
+            raise SnapshotError(f"{self.url}: differential element {where}: max {diff['max']!r} is not a number or '*'")
+        if "max" in diff and base_max is not None and (new_max is None or new_max > base_max):
+            raise SnapshotError(f"{self.url}: differential element {where}: max {diff['max']} exceeds the base's "
+                                f"max {base.get('max')}")
+        if "min" in diff:
+            if not isinstance(new_min, int) or new_min < 0:
+                raise SnapshotError(f"{self.url}: differential element {where}: min {new_min!r} is not a "
+                                    f"non-negative integer")
+            if new_max is not None and new_min > new_max:
+                raise SnapshotError(f"{self.url}: differential element {where}: min {new_min} is greater than "
+                                    f"max {diff.get('max', base.get('max'))}")
+            if not diff.get("sliceName") and new_min < int(base.get("min", 0) or 0) and not base.get("sliceName"):
+                raise SnapshotError(f"{self.url}: differential element {where}: min {new_min} is below the base's "
+                                    f"min {base.get('min')}")
+
     def _derives_from(self, code: str, ancestors: set[str]) -> bool:
         current: str | None = code
         for _ in range(MAX_TYPE_DERIVATION_DEPTH):
@@ -383,6 +406,17 @@ class _Generator:
             if current in ancestors:
                 return True
         return False
+
+
+def _max_value(value: Any) -> float | None:
+    """`*` as infinity, "3" as 3; None for anything else (absent or malformed)."""
+    if value == "*":
+        return float("inf")
+    if isinstance(value, str) and value.isdigit():
+        return float(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return float(value)  # a number where a string belongs: lenient, as the Java parser is
+    return None
 
 
 def _find(node: Node, path: str) -> Node | None:

@@ -344,3 +344,25 @@ def test_elements_follow_base_order_whatever_the_differential_order(definitions:
 def test_snapshot_is_placed_before_the_differential(definitions: Definitions) -> None:
     keys = list(generate_snapshot(profile("Patient"), definitions))
     assert keys.index("snapshot") == keys.index("differential") - 1
+
+
+# -- cardinality may only narrow -----------------------------------------------------------------------------
+@pytest.mark.parametrize("props, message", [
+    ({"max": "*"}, "max \\* exceeds the base's max 1"),
+    ({"min": 2}, "min 2 is greater than max 1"),
+    ({"max": "many"}, "is not a number"),
+])
+def test_cardinality_wider_than_the_base_is_an_error(props: dict, message: str, definitions: Definitions) -> None:
+    with pytest.raises(SnapshotError, match=message):
+        generate_snapshot(profile("Patient", el("Patient.birthDate", **props)), definitions)
+
+
+def test_min_below_the_base_min_is_an_error_but_not_for_a_slice(definitions: Definitions) -> None:
+    with pytest.raises(SnapshotError, match="min 0 is below the base's min 1"):
+        generate_snapshot(profile("Observation", el("Observation.status", min=0)), definitions)
+    # vitalsigns has Observation.category 1..* sliced; a new slice is 0..1 of it
+    sd = profile(FHIR + "vitalsigns", el("Observation.category:extra", sliceName="extra", min=0, max="1"))
+    sd["type"] = "Observation"
+    snap = snapshot(sd, definitions)
+    assert snap["Observation.category:extra"]["min"] == 0 and snap["Observation.category"]["min"] == 1
+    assert list(snap).index("Observation.category:VSCat") < list(snap).index("Observation.category:extra")
