@@ -70,10 +70,11 @@ class Expander:
         if not isinstance(compose, dict):
             result.unresolved.append(f"the value set '{url}' has neither an expansion nor a compose")
             return result
+        active_only = compose.get("inactive") is False  # `inactive: false`: retired concepts are left out
         for include in _dicts(compose.get("include")):
-            _unite(result, self._part(url, include))
+            _unite(result, self._part(url, include, active_only))
         for exclude in _dicts(compose.get("exclude")):
-            _subtract(result, self._part(url, exclude))
+            _subtract(result, self._part(url, exclude, False))
         return result
 
     # -- expansion ---------------------------------------------------------------------------------------
@@ -100,11 +101,11 @@ class Expander:
         return result
 
     # -- compose -----------------------------------------------------------------------------------------
-    def _part(self, url: str, include: dict[str, Any]) -> Expansion:
+    def _part(self, url: str, include: dict[str, Any], active_only: bool) -> Expansion:
         parts: list[Expansion] = []
         system = include.get("system")
         if isinstance(system, str):
-            parts.append(self._system_part(url, system, include))
+            parts.append(self._system_part(url, system, include, active_only))
         for imported in include.get("valueSet") or []:
             if not isinstance(imported, str):
                 continue
@@ -122,7 +123,7 @@ class Expander:
             result = _intersect(result, other, url)
         return result
 
-    def _system_part(self, url: str, system: str, include: dict[str, Any]) -> Expansion:
+    def _system_part(self, url: str, system: str, include: dict[str, Any], active_only: bool) -> Expansion:
         part = Expansion(url)
         version = include.get("version")
         if "|" in system and not version:  # `system|version` written into the system (seen in the R4 core)
@@ -138,6 +139,8 @@ class Expander:
                 known = cs.find(code) if cs is not None else None
                 if known is None and cs is not None and cs.is_complete:
                     continue  # a code the CodeSystem does not define cannot be a member
+                if active_only and known is not None and known.inactive:
+                    continue
                 display = item.get("display") or (known.display if known is not None else None)
                 part.add(system, known.code if known is not None else code, display)
             self._note_case(part, cs)
@@ -165,7 +168,9 @@ class Expander:
             part.incomplete[system] = f"{exc}"
             return part
         for code in (cs.order if codes is None else [c for c in cs.order if c in codes]):
-            part.add(system, code, cs.concepts[code].display)
+            concept = cs.concepts[code]
+            if not (active_only and concept.inactive):
+                part.add(system, code, concept.display)
         self._note_case(part, cs)
         return part
 

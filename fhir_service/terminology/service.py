@@ -19,7 +19,7 @@ from fhir_service.terminology.codesystem import CompiledCodeSystem
 from fhir_service.terminology.expansion import SYNTAX_SYSTEMS, Expander
 from fhir_service.terminology.external import system_label
 from fhir_service.terminology.model import INVALID, NOT_CHECKABLE, VALID, CodeCheck, Concept, Expansion
-from fhir_service.terminology.ucum import UcumUnavailable
+from fhir_service.terminology.ucum import UCUM_SYSTEM, UcumUnavailable
 from fhir_service.terminology.ucum import validate_ucum as _validate_ucum
 
 _MISSING: Any = object()
@@ -206,8 +206,9 @@ class Terminology:
             reasons = list(expansion.incomplete.values()) + expansion.unresolved
             return CodeCheck(NOT_CHECKABLE, f"The code '{code}' could not be checked locally against the value set "
                                             f"'{url}': {'; '.join(reasons)}")
-        message = f"The code '{code}' is not in the value set '{url}'"
         systems_in = {s for s, _ in expansion.codes}
+        message = (self._not_in(code, url, next(iter(systems_in)), expansion) if len(systems_in) == 1
+                   else f"The code '{code}' is not in the value set '{url}'")
         if len(systems_in) == 1:
             (only,) = systems_in
             cs = self.code_system(only)
@@ -250,6 +251,10 @@ class Terminology:
         if expansion is not None and system not in expansion.systems:
             known = ", ".join(f"'{s}'" for s in sorted(expansion.systems)) or "none"
             message += f" (it has no codes from the system '{system}'; its systems: {known})"
+        elif system in SYNTAX_SYSTEMS and system != UCUM_SYSTEM:
+            malformed = SYNTAX_SYSTEMS[system](code)  # e.g. `en_US` against the `languages` list
+            if malformed:
+                message += f"; besides, {malformed}"
         return message
 
     @staticmethod

@@ -183,3 +183,14 @@ def test_malformed_definitions_do_not_crash(local_terminology: Any) -> None:
     terminology = local_terminology(cs, vs)
     assert codes(terminology, TOX_VS + "junk") == {"a"}
     assert terminology.validate_code(TOX_VS + "junk", TOX, "b").is_invalid
+
+
+def test_compose_inactive_false_leaves_retired_concepts_out(local_terminology: Any) -> None:
+    cs = toxicity_code_system()
+    cs["concept"].append({"code": "old-crs-scale", "display": "Retired CRS scale",
+                          "property": [{"code": "status", "valueCode": "retired"}]})
+    active = value_set("active", {"inactive": False, "include": [{"system": TOX}]})
+    everything = value_set("everything", {"include": [{"system": TOX}]})
+    terminology = local_terminology(cs, active, everything)
+    assert "old-crs-scale" not in codes(terminology, TOX_VS + "active")
+    assert "old-crs-scale" in codes(terminology, TOX_VS + "everything")

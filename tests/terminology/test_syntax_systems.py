@@ -50,3 +50,8 @@ def test_mimetypes_value_set_on_a_code_element(terminology: Terminology) -> None
     # Attachment.contentType is a `code` bound to mimetypes: no system given, implied by the binding
     assert terminology.validate_code(MIMETYPES, None, "application/pdf").is_valid
     assert terminology.validate_code(MIMETYPES, None, "pdf").is_invalid
+
+
+def test_malformed_tag_against_the_languages_list_says_why(terminology: Terminology) -> None:
+    check = terminology.validate_code(LANGUAGES, None, "en_US")
+    assert check.is_invalid and "not a valid BCP-47 language tag" in check.message
