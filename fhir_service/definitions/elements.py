@@ -205,7 +205,7 @@ def merge_element(base: Element, diff: Element, source_url: str | None) -> Eleme
             urls = {e.get("url") for e in value}
             merged[key] = [e for e in base.get(key, []) if e.get("url") not in urls] + list(value)
         elif key == "binding":
-            merged[key] = {**base.get(key, {}), **value}
+            merged[key] = merge_binding(base.get(key) or {}, value)
         elif key == "slicing":
             merged[key] = {**base.get(key, {}), **value}
         elif key.startswith(VALUE_PREFIXES) and key not in ("minValue", "maxValue"):
@@ -214,6 +214,21 @@ def merge_element(base: Element, diff: Element, source_url: str | None) -> Eleme
                 del merged[old]
             merged[key] = value
         else:
+            merged[key] = value
+    return merged
+
+
+def merge_binding(base: dict[str, Any], diff: dict[str, Any]) -> dict[str, Any]:
+    """As ProfileUtilities: the base binding, with its description and extensions replaced by the
+    differential's, and the differential's strength and value set where given."""
+    merged = {k: v for k, v in base.items() if k not in ("description", "extension")}
+    if diff.get("extension"):
+        merged = {"extension": list(diff["extension"]), **merged}
+    for key in ("strength", "description", "valueSet"):
+        if key in diff:
+            merged[key] = diff[key]
+    for key, value in diff.items():
+        if key not in merged and key != "extension":
             merged[key] = value
     return merged
 

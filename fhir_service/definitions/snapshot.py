@@ -159,6 +159,7 @@ class _Generator:
         if "type" in diff:
             self.check_types(base, diff)
         self.check_cardinality(base, diff)
+        self.check_binding(base, diff)
         merged = merge_element(base, diff, self.url)
         inherited = self._profile_constraints(diff)
         if inherited:
@@ -369,6 +370,14 @@ class _Generator:
                 continue
             raise SnapshotError(f"{self.url}: differential element {diff.get('id', diff.get('path'))}: type {code} "
                                 f"is not allowed here (the base allows {', '.join(sorted(base_codes))})")
+
+    def check_binding(self, base: Element, diff: Element) -> None:
+        """A required binding stays required: a profile may not weaken it."""
+        base_strength = (base.get("binding") or {}).get("strength")
+        new_strength = (diff.get("binding") or {}).get("strength")
+        if base_strength == "required" and new_strength not in (None, "required"):
+            raise SnapshotError(f"{self.url}: differential element {diff.get('id', diff.get('path'))}: the binding "
+                                f"is required in the base and cannot become {new_strength}")
 
     def check_cardinality(self, base: Element, diff: Element) -> None:
         """A profile may only narrow cardinality: max within the base's max, min within [base min, max].

@@ -366,3 +366,21 @@ def test_min_below_the_base_min_is_an_error_but_not_for_a_slice(definitions: Def
     snap = snapshot(sd, definitions)
     assert snap["Observation.category:extra"]["min"] == 0 and snap["Observation.category"]["min"] == 1
     assert list(snap).index("Observation.category:VSCat") < list(snap).index("Observation.category:extra")
+
+
+def test_a_binding_replaces_the_base_description_and_keeps_its_value_set(definitions: Definitions) -> None:
+    snap = snapshot(profile("Observation", el("Observation.status", short="s", binding={"strength": "required"})),
+                    definitions)
+    binding = snap["Observation.status"]["binding"]
+    assert binding["strength"] == "required" and binding["valueSet"].startswith(
+        "http://hl7.org/fhir/ValueSet/observation-status")
+    assert "description" not in binding
+
+
+def test_a_required_binding_cannot_be_weakened(definitions: Definitions) -> None:
+    with pytest.raises(SnapshotError, match="required in the base and cannot become extensible"):
+        generate_snapshot(profile("Observation", el("Observation.status", binding={"strength": "extensible"})),
+                          definitions)
+    snap = snapshot(profile("Observation", el("Observation.code", binding={"strength": "required",
+                                                                        "valueSet": "http://x/vs"})), definitions)
+    assert snap["Observation.code"]["binding"]["strength"] == "required"  # example -> required: narrower, fine
