@@ -1,0 +1,58 @@
+"""/metadata reflects what is supported; $validate answers with an OperationOutcome; validate-on-write."""
+from __future__ import annotations
+
+from tests.rest.conftest import Client
+
+
+def test_metadata_lists_supported_search_parameters(client: Client) -> None:
+    response = client("GET", "/metadata")
+    statement = response.body
+    assert response.status == 200 and statement["resourceType"] == "CapabilityStatement"
+    assert statement["fhirVersion"] == "4.0.1" and "application/fhir+json" in statement["format"]
+    patient = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Patient")
+    names = {p["name"]: p["type"] for p in patient["searchParam"]}
+    assert names["birthdate"] == "date" and names["_id"] == "token"
+    assert "phonetic" in names
+    assert {"code": "read"} in patient["interaction"]
+    assert any(op["name"] == "everything" for op in patient["operation"])
+    observation = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Observation")
+    obs_names = {p["name"] for p in observation["searchParam"]}
+    assert "combo-code-value-quantity" not in obs_names  # composite: not supported, not advertised
+
+
+def test_metadata_lists_the_project_profiles(client: Client) -> None:
+    statement = client("GET", "/metadata").body
+    supported = [url for r in statement["rest"][0]["resource"] for url in r.get("supportedProfile", [])]
+    from fhir_service.rest.capabilities import _project_profiles
+
+    expected = [url for urls in _project_profiles(client.rest.definitions).values() for url in urls]
+    assert sorted(supported) == sorted(expected)
+
+
+def test_validate_a_resource_body(client: Client) -> None:
+    good = client("POST", "/Patient/$validate", {"resourceType": "Patient", "gender": "female"})
+    assert good.status == 200 and good.body["resourceType"] == "OperationOutcome"
+    assert not [i for i in good.body["issue"] if i["severity"] in ("error", "fatal")]
+    bad = client("POST", "/Patient/$validate", {"resourceType": "Patient", "gender": 5})
+    assert bad.status == 200 and [i for i in bad.body["issue"] if i["severity"] in ("error", "fatal")]
+
+
+def test_validate_a_parameters_body_and_type_mismatch(client: Client) -> None:
+    params = {"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": {"resourceType": "Patient", "birthDate": "not-a-date"}},
+        {"name": "mode", "valueCode": "create"}]}
+    response = client("POST", "/Patient/$validate", params)
+    assert response.status == 200 and [i for i in response.body["issue"] if i["severity"] == "error"]
+    assert client("POST", "/Observation/$validate", {"resourceType": "Patient"}).status == 400
+
+
+def test_validate_on_write_enforce_rejects_with_422(client: Client) -> None:
+    client.rest.config.validate_on_write = "enforce"
+    profiled = {"resourceType": "Patient", "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/Patient"]},
+                "gender": 5}
+    response = client("POST", "/Patient", profiled)
+    assert response.status == 422 and response.body["resourceType"] == "OperationOutcome"
+    ok = client("POST", "/Patient", {**profiled, "gender": "male"})
+    assert ok.status == 201
+    client.rest.config.validate_on_write = "off"
+    assert client("POST", "/Patient", profiled).status == 201
