@@ -61,9 +61,12 @@ MIME_TOP_LEVEL = frozenset(("application", "audio", "example", "font", "haptics"
                             "multipart", "text", "video"))
 _RESTRICTED_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&\-^_.+]{0,126}"
 _TOKEN = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+# Parameter values: an RFC 2045 token or quoted string, or (as FHIR itself writes them, e.g.
+# `application/fhir+json;canonicalization=http://hl7.org/fhir/canonicalization/json`) any unquoted run of
+# visible characters other than `;`.
 _MIME = re.compile(
     rf"(?P<type>{_RESTRICTED_NAME})/(?P<subtype>{_RESTRICTED_NAME})"
-    rf"(?:\s*;\s*{_TOKEN}=(?:{_TOKEN}|\"(?:[^\"\\]|\\.)*\"))*"
+    rf"(?:\s*;\s*{_TOKEN}=(?:\"(?:[^\"\\]|\\.)*\"|[^;\s\"]+))*"
 )
 
 

@@ -35,13 +35,15 @@ def test_languages_value_set_uses_its_list(terminology: Terminology) -> None:
 
 @pytest.mark.parametrize("mime", ["application/fhir+json", "application/pdf", "text/plain; charset=UTF-8",
                                   "image/svg+xml", "application/fhir+json;fhirVersion=4.0",
+                                  "application/fhir+json;canonicalization=http://hl7.org/fhir/canonicalization/json",
+                                  'multipart/form-data; boundary="a b"',
                                   "application/vnd.openxmlformats-officedocument.wordprocessingml.document"])
 def test_well_formed_mime_types(mime: str) -> None:
     assert check_mime_type(mime) is None
 
 
 @pytest.mark.parametrize("mime", ["pdf", "application/", "/json", "text/plain;", "application/json extra",
-                                  "foo/bar", "text/pl ain"])
+                                  "foo/bar", "text/pl ain", "text/plain; charset"])
 def test_malformed_mime_types(mime: str) -> None:
     assert check_mime_type(mime) is not None
 
