@@ -39,6 +39,26 @@ def number_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) 
     return [Decimal(text)] if "." in text else [int(text)]
 
 
+def _restoring_this(ctx: dict[str, Any], evaluate: Any) -> Any:
+    """An expression argument (of where/select/all/exists...) sets $this for its evaluation only.
+
+    fhirpathpy leaves the last item in ctx["$this"], so a later `$this` at the outer level, as in
+    `x.where(...).subsetOf($this.y)`, saw an item of the earlier where() instead of the focus.
+    """
+
+    def evaluate_restoring(data: Any) -> Any:
+        had, previous = "$this" in ctx, ctx.get("$this")
+        try:
+            return evaluate(data)
+        finally:
+            if had:
+                ctx["$this"] = previous
+            else:
+                ctx.pop("$this", None)
+
+    return evaluate_restoring
+
+
 def _make_param_with_sort_keys(original: Any) -> Any:
     """Adds the parameter kind "SortKey" (used by sort()): the argument's expression plus its direction.
 
@@ -47,6 +67,8 @@ def _make_param_with_sort_keys(original: Any) -> Any:
     """
 
     def make_param(ctx: dict[str, Any], parent_data: Any, node_type: Any, param: dict[str, Any]) -> Any:
+        if node_type == "Expr":
+            return _restoring_this(ctx, original(ctx, parent_data, node_type, param))
         if node_type != "SortKey":
             return original(ctx, parent_data, node_type, param)
         descending = False
@@ -123,9 +145,46 @@ def _primitive_element(item: Any) -> Any:
     return item
 
 
+def _resource_type_of(item: Any) -> str | None:
+    data = item.data if isinstance(item, ResourceNode) else item
+    if isinstance(data, dict) and isinstance(data.get("resourceType"), str):
+        return data["resourceType"]
+    return None
+
+
+def is_subtype(type_name: str, ancestor: str, model: dict[str, Any]) -> bool:
+    """Whether FHIR type `type_name` is `ancestor` or derives from it (Patient -> DomainResource -> Resource)."""
+    seen = 0
+    current: str | None = type_name
+    while current and seen < 20:
+        if current == ancestor:
+            return True
+        current = model["type2Parent"].get(current)
+        seen += 1
+    return False
+
+
+def _select_resources(ctx: dict[str, Any], parent_data: list[Any], key: str) -> list[Any]:
+    """A type name at the start of a path (`Patient.name`, `Resource.id`, `Quantity.value` on a typed focus)
+    selects the focus items of that type *or a subtype*. fhirpathpy matched only the exact resourceType
+    (`Resource.id` was empty) and raised KeyError on a focus without resourceType."""
+    model = ctx["model"]
+    selected = []
+    for item in parent_data:
+        type_name = _resource_type_of(item)
+        if type_name is None and isinstance(item, ResourceNode) and isinstance(item.path, str):
+            type_name = model["path2Type"].get(item.path, item.path)
+        if type_name is not None and is_subtype(type_name, key, model):
+            data = item.data if isinstance(item, ResourceNode) else item
+            selected.append(item if isinstance(item, ResourceNode) else ResourceNode.create_node(data, type_name))
+    return selected
+
+
 def _member_invocation_merging(original: Any) -> Any:
     def member_invocation(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> Any:
         key = node["children"][0].get("text", "").strip("`")
+        if key[:1].isupper() and isinstance(parent_data, list):
+            return _select_resources(ctx, parent_data, key)
         if key in _ELEMENT_ONLY_KEYS and isinstance(parent_data, list):
             parent_data = [_primitive_element(item) for item in parent_data]
         result = original(ctx, parent_data, node)

@@ -353,3 +353,55 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "implies": {"fn": implies_fn, "arity": {2: ["Any", "Any"]}},
     "not": {"fn": not_fn},
 }
+
+
+# --------------------------------------------------------------------------------------------- collections
+
+def _identity(item: Any) -> tuple[Any, ...]:
+    """A hashable key such that items with equal keys are `=` (used by distinct and union)."""
+    value = value_of(item)
+    if isinstance(value, bool):
+        return ("b", value)
+    if is_number(value):
+        return ("n", to_decimal(value).normalize())
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, temporal.Temporal):
+        return ("t", value.render())
+    if isinstance(value, Qty):
+        return ("q", value.value.normalize(), value.unit, value.calendar)
+    import json
+
+    return ("j", json.dumps(value, sort_keys=True, default=str))
+
+
+def distinct(items: Collection) -> Collection:
+    """Items in order, without repeats; the first occurrence (with its type information) is kept."""
+    seen: set[tuple[Any, ...]] = set()
+    result = []
+    for item in items:
+        key = _identity(item)
+        if key not in seen:
+            seen.add(key)
+            result.append(item)
+    return result
+
+
+def union_fn(ctx: dict[str, Any], xs: Collection, ys: Collection) -> Collection:
+    return distinct(list(xs) + list(ys))
+
+
+def distinct_fn(ctx: dict[str, Any], xs: Collection) -> Collection:
+    return distinct(xs)
+
+
+def is_distinct_fn(ctx: dict[str, Any], xs: Collection) -> Collection:
+    return [len(distinct(xs)) == len(xs)]
+
+
+OPERATORS.update({
+    "|": {"fn": union_fn, "arity": {2: ["Any", "Any"]}},
+    "union": {"fn": union_fn, "arity": {1: ["AnyAtRoot"]}},
+    "distinct": {"fn": distinct_fn},
+    "isDistinct": {"fn": is_distinct_fn},
+})

@@ -57,3 +57,28 @@ def test_sort_with_descending_keys_on_strings() -> None:
     assert fhirpath.evaluate(names, "name.sort(family).use") == ["y", "x"]
     with pytest.raises(FhirPathError):
         fhirpath.evaluate({}, "(1 | 'a').sort()")
+
+
+def test_type_name_at_path_start_matches_subtypes() -> None:
+    observation = {"resourceType": "Observation", "id": "o1", "status": "final"}
+    assert fhirpath.evaluate(observation, "Resource.id") == ["o1"]
+    assert fhirpath.evaluate(observation, "DomainResource.id") == ["o1"]
+    assert fhirpath.evaluate(observation, "Patient.id") == []
+    assert fhirpath.evaluate({"id": "no-type"}, "Patient.id") == []  # fhirpathpy raised KeyError here
+    assert fhirpath.evaluate({"value": 1}, "Quantity.value", context_type="Quantity") == [1]
+
+
+def test_this_is_restored_after_an_expression_argument() -> None:
+    claim = {"resourceType": "Claim", "item": [{"sequence": 1}, {"sequence": 2}], "careTeam": [{"sequence": 1}]}
+    # inside subsetOf's argument, $this is the focus again, not the last item where() looked at
+    assert fhirpath.evaluate(claim, "careTeam.where(sequence = 1).sequence.subsetOf($this.item.sequence)") == [True]
+
+
+def test_union_keeps_types_and_removes_equal_values() -> None:
+    from fhir_service.fhirpath.search import extract_typed
+
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "t"}}
+    assert extract_typed(observation, "Observation.code | Observation.status") == [
+        ("CodeableConcept", {"text": "t"}), ("code", "final")]
+    assert fhirpath.evaluate({}, "(1 | 1.0 | 2 | 'a' | 'a')") == [1, 2, "a"]
+    assert fhirpath.evaluate({}, "(1 | true).count()") == [2]
