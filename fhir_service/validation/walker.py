@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
-from fhir_service.validation import datatypes, extensions, patterns, references, slicing
+from fhir_service.validation import datatypes, extensions, patterns, questionnaire, references, slicing
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
 )
@@ -113,6 +113,8 @@ class Walk:
             self.secondary = was_secondary or i > 0
             self.value(res, structure.root, None, expr, loc, frame, depth, structure=structure, is_resource=True)
         self.secondary = was_secondary
+        if rtype == "QuestionnaireResponse" and not was_secondary:
+            questionnaire.check(self, res, expr, loc, frame)
         if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:
             try:
                 for found in self.bundle_check(res, expr, loc):
