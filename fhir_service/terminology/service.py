@@ -38,6 +38,7 @@ class Terminology:
         self._code_systems: dict[str, CompiledCodeSystem | None] = {}
         self._expansions: dict[str, Expansion | None] = {}
         self._expanding: set[str] = set()
+        self._by_resource: dict[int, tuple[dict[str, Any], Expansion]] = {}
         self._expander = Expander(self)
 
     # -- compiled resources ------------------------------------------------------------------------------
@@ -76,12 +77,17 @@ class Terminology:
             if resource is None:
                 self._expansions[valueset_url] = None
                 return None
+            shared = self._by_resource.get(id(resource))  # `url` and `url|version` of one resource
+            if shared is not None and shared[0] is resource:
+                self._expansions[valueset_url] = shared[1]
+                return shared[1]
             self._expanding.add(valueset_url)
             try:
                 result = self._expander.expand(valueset_url, resource)
             finally:
                 self._expanding.discard(valueset_url)
             self._expansions[valueset_url] = result
+            self._by_resource[id(resource)] = (resource, result)
             return result
 
     def lookup(self, system: str, code: str) -> Concept | None:

@@ -194,3 +194,8 @@ def test_compose_inactive_false_leaves_retired_concepts_out(local_terminology: A
     terminology = local_terminology(cs, active, everything)
     assert "old-crs-scale" not in codes(terminology, TOX_VS + "active")
     assert "old-crs-scale" in codes(terminology, TOX_VS + "everything")
+
+
+def test_versioned_and_plain_url_share_one_expansion(terminology: Terminology) -> None:
+    url = "http://hl7.org/fhir/ValueSet/encounter-status"
+    assert terminology.expand(url + "|4.0.1") is terminology.expand(url)
