@@ -34,6 +34,18 @@ TYPE_SLICING = {"discriminator": [{"type": "type", "path": "$this"}], "ordered":
 OPEN_TYPES = frozenset({"Element", "BackboneElement", "Resource", "DomainResource", "*"})
 MAX_TYPE_DERIVATION_DEPTH = 8
 
+# (key, Python type, description) of the differential properties whose shape the merge depends on.
+SHAPES: tuple[tuple[str, type, str], ...] = (
+    ("type", list, "a list of type objects"), ("constraint", list, "a list of constraint objects"),
+    ("mapping", list, "a list of mapping objects"), ("extension", list, "a list of extensions"),
+    ("condition", list, "a list of constraint keys"), ("alias", list, "a list of strings"),
+    ("example", list, "a list of examples"), ("binding", dict, "an object"), ("slicing", dict, "an object"),
+    ("sliceName", str, "a string"), ("contentReference", str, "a string"), ("min", int, "an integer"),
+    ("max", (str, int), "a string"),  # type: ignore[arg-type]
+)
+LISTS_OF_OBJECTS = frozenset({"type", "constraint", "mapping", "extension", "example"})
+LISTS_OF_STRINGS = frozenset({"condition", "alias"})
+
 _in_progress = threading.local()
 
 
@@ -111,7 +123,10 @@ class _Generator:
             raise SnapshotError(f"{self.url}: no baseDefinition to generate the snapshot from")
         base_sd = self._structure_definition(base_url, f"the baseDefinition {base_url}")
         base_root = snapshot_tree(base_sd, self.definitions)
-        diff_elements = (self.sd.get("differential") or {}).get("element") or []
+        differential = self.sd.get("differential") or {}
+        if not isinstance(differential, dict):
+            raise SnapshotError(f"{self.url}: differential is not an object")
+        diff_elements = differential.get("element") or []
         if not diff_elements:
             return _independent(flatten(base_root))
         if not isinstance(diff_elements, list) or not all(isinstance(e, dict) for e in diff_elements):
@@ -156,6 +171,7 @@ class _Generator:
         return Node(elem, children, slices)
 
     def merge_elem(self, base: Element, diff: Element) -> Element:
+        self.check_shape(diff)
         if "type" in diff:
             self.check_types(base, diff)
         self.check_cardinality(base, diff)
@@ -370,6 +386,29 @@ class _Generator:
                 continue
             raise SnapshotError(f"{self.url}: differential element {diff.get('id', diff.get('path'))}: type {code} "
                                 f"is not allowed here (the base allows {', '.join(sorted(base_codes))})")
+
+    def check_shape(self, diff: Element) -> None:
+        """The JSON shapes the merge relies on (a malformed differential is an error, not a crash)."""
+        where = diff.get("id", diff.get("path"))
+        nulls = [key for key, value in diff.items() if value is None]
+        if nulls:
+            raise SnapshotError(f"{self.url}: differential element {where}: null is not a FHIR value ({nulls[0]})")
+        for key, kind, what in SHAPES:
+            value = diff.get(key)
+            if value is None:
+                continue
+            item_kind = dict if key in LISTS_OF_OBJECTS else str if key in LISTS_OF_STRINGS else None
+            if not isinstance(value, kind) or isinstance(value, bool) or (
+                    item_kind is not None and not all(isinstance(v, item_kind) for v in value)):
+                raise SnapshotError(f"{self.url}: differential element {where}: {key} must be {what}")
+        for type_ref in diff.get("type") or []:
+            if not isinstance(type_ref.get("code"), str):
+                raise SnapshotError(f"{self.url}: differential element {where}: a type without a code")
+            for key in ("profile", "targetProfile"):
+                if key in type_ref and not (isinstance(type_ref[key], list)
+                                            and all(isinstance(p, str) for p in type_ref[key])):
+                    raise SnapshotError(f"{self.url}: differential element {where}: type.{key} must be a list "
+                                        f"of canonical URLs")
 
     def check_binding(self, base: Element, diff: Element) -> None:
         """A required binding stays required: a profile may not weaken it."""

@@ -384,3 +384,61 @@ def test_a_required_binding_cannot_be_weakened(definitions: Definitions) -> None
     snap = snapshot(profile("Observation", el("Observation.code", binding={"strength": "required",
                                                                         "valueSet": "http://x/vs"})), definitions)
     assert snap["Observation.code"]["binding"]["strength"] == "required"  # example -> required: narrower, fine
+
+
+# -- malformed input is an error, never a crash ----------------------------------------------------------------
+@pytest.mark.parametrize("differential", [
+    [{"id": "Patient.name", "path": "Patient.name", "type": "HumanName"}],
+    [{"id": "Patient.name", "path": "Patient.name", "type": [{"profile": ["x"]}]}],
+    [{"id": "Patient.name", "path": "Patient.name", "min": "1"}],
+    [{"id": "Patient.name", "path": "Patient.name", "binding": "required"}],
+    [{"id": "Patient.name", "path": "Patient.name", "constraint": ["nm-1"]}],
+    [{"id": "Patient.name"}],
+    ["Patient.name"],
+    [{"id": "Patient.name", "path": "Patient.name"}, {"id": "Patient.name", "path": "Patient.name"}],
+    [{"path": "Observation.status"}],
+])
+def test_malformed_differentials_raise_snapshot_errors(differential: list, definitions: Definitions) -> None:
+    sd = profile("Patient")
+    sd["differential"] = {"element": differential}
+    with pytest.raises(SnapshotError):
+        generate_snapshot(sd, definitions)
+
+
+def test_randomly_damaged_differentials_never_crash(definitions: Definitions) -> None:
+    """Seeded damage to a realistic differential: every outcome is a snapshot or a SnapshotError."""
+    import random
+
+    rng = random.Random(20261121)
+    junk: list[Any] = [None, 0, -1, "x", "*", [], {}, ["x"], [{}], {"a": 1}, True, "Observation.nope"]
+    outcomes = {"generated": 0, "error": 0}
+    for _ in range(300):
+        sd = bp_like()
+        elements = sd["differential"]["element"]
+        for _ in range(rng.randint(1, 3)):
+            elem = rng.choice(elements)
+            key = rng.choice(["path", "id", "min", "max", "type", "sliceName", "slicing", "binding",
+                              "patternCodeableConcept", "constraint", "condition"])
+            elem[key] = rng.choice(junk)
+        try:
+            generate_snapshot(sd, definitions)
+            outcomes["generated"] += 1
+        except SnapshotError:
+            outcomes["error"] += 1
+    assert outcomes["error"] > 0 and outcomes["generated"] > 0
+
+
+def test_children_of_a_profiled_type_come_from_the_profile(definitions: Definitions) -> None:
+    """referenceRange.low is a SimpleQuantity: its comparator is already 0..0 there."""
+    snap = snapshot(profile("Observation", el("Observation.referenceRange.low.unit", min=1)), definitions)
+    assert snap["Observation.referenceRange.low.unit"]["min"] == 1
+    assert snap["Observation.referenceRange.low.comparator"]["max"] == "0"
+    plain = snapshot(profile("Observation", el("Observation.valueQuantity.unit", min=1)), definitions)
+    assert plain["Observation.value[x]:valueQuantity.comparator"]["max"] == "1"
+
+
+def test_type_slices_without_slicing_get_a_closed_type_slicing(definitions: Definitions) -> None:
+    snap = snapshot(profile("Observation", el("Observation.value[x]:valueString", sliceName="valueString",
+                                              maxLength=3)), definitions)
+    assert snap["Observation.value[x]"]["slicing"]["discriminator"] == [{"type": "type", "path": "$this"}]
+    assert snap["Observation.value[x]:valueString"]["type"] == [{"code": "string"}]
