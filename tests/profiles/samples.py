@@ -6,6 +6,7 @@ mCRPC patient of doi:10.3389/fonc.2025.1543622 (BPX-601, CRS grade 2 on Day +2, 
 """
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 CANONICAL = "https://fhir.cart-tox.org"
@@ -153,6 +154,16 @@ def cohort_observation(p_value: float = 0.001) -> Resource:
 
 
 def bundle(*resources: Resource) -> Resource:
+    """A collection Bundle with urn:uuid fullUrls, its `Type/id` references rewritten to them."""
+    urls = {f"{r['resourceType']}/{r['id']}": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, r['resourceType'] + r['id'])}"
+            for r in resources}
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: (urls.get(v, v) if k == "reference" else rewrite(v)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [rewrite(v) for v in node]
+        return node
+
     return {"resourceType": "Bundle", "type": "collection",
-            "entry": [{"fullUrl": f"http://example.org/fhir/{r['resourceType']}/{r['id']}", "resource": r}
-                      for r in resources]}
+            "entry": [{"fullUrl": urls[f"{r['resourceType']}/{r['id']}"], "resource": rewrite(r)} for r in resources]}

@@ -46,6 +46,8 @@ def extension_slices(path: str, slices: list[tuple[str, str, int, str, str]]) ->
     """`path.extension` sliced by url, with one slice per (sliceName, extension url, min, max, short)."""
     out = [el(f"{path}.extension", slicing={"discriminator": [{"type": "value", "path": "url"}],
                                              "ordered": False, "rules": "open"})]
+    if sum(low for _, _, low, _, _ in slices):  # the sliced element holds at least its required slices
+        out[0]["min"] = sum(low for _, _, low, _, _ in slices)
     for name, url, low, high, short in slices:
         out.append(el(f"{path}.extension:{name}", sliceName=name, short=short, min=low, max=high,
                       type=[{"code": "Extension", "profile": [url]}], mustSupport=True))
@@ -56,6 +58,8 @@ def coding_slices(path: str, slices: list[tuple[str, str, int, str, Any]]) -> li
     """`path.coding` sliced by system: (sliceName, system, min, max, binding-or-fixed-code)."""
     out = [el(f"{path}.coding", slicing={"discriminator": [{"type": "value", "path": "system"}],
                                          "ordered": False, "rules": "open"})]
+    if sum(low for _, _, low, _, _ in slices):
+        out[0]["min"] = sum(low for _, _, low, _, _ in slices)
     for name, system, low, high, code_rule in slices:
         out.append(el(f"{path}.coding:{name}", sliceName=name, min=low, max=high, mustSupport=True))
         out.append(el(f"{path}.coding:{name}.system", min=1, fixedUri=system))

@@ -234,7 +234,7 @@ def _category_slice(code: str, display: str) -> list[Element]:
     return [el("Observation.category", slicing={"discriminator": [{"type": "pattern", "path": "$this"}],
                                                 "ordered": False, "rules": "open"}, min=1),
             el(f"Observation.category:{code}", sliceName=code, min=1, max="1", mustSupport=True,
-               patternCodeableConcept={"coding": [{"system": OBS_CATEGORY, "code": code, "display": display}]})]
+               patternCodeableConcept={"coding": [{"system": OBS_CATEGORY, "code": code}]}, short=display)]
 
 
 def _code(value_set: str, loinc_vs: str | None, local_vs: str, description: str, local_min: int = 0
