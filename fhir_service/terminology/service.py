@@ -101,6 +101,8 @@ class Terminology:
         """Is `code` (of `system`; for a `code` element, None: implied by the binding) in the value set?"""
         if not isinstance(code, str) or not code:
             return CodeCheck(INVALID, "No code provided")
+        if system is not None and (not isinstance(system, str) or not system):
+            return CodeCheck(INVALID, f"The system of the code '{code}' must be a non-empty URI string")
         expansion = self.expand(valueset_url)
         if expansion is None:
             return self._without_value_set(valueset_url, system, code, display)
@@ -112,15 +114,17 @@ class Terminology:
         """For a CodeableConcept: valid when any coding is in the value set (FHIR binding rules)."""
         checks: list[tuple[dict[str, Any], CodeCheck]] = []
         for coding in codings:
-            if not isinstance(coding, dict) or not coding.get("code"):
+            if not isinstance(coding, dict) or not isinstance(coding.get("code"), str) or not coding["code"]:
                 continue
             system = coding.get("system")
-            if not system:
+            if not isinstance(system, str) or not system:
                 checks.append((coding, CodeCheck(
                     INVALID, f"The Coding with code '{coding['code']}' has no system, so it has no defined meaning "
                              f"and cannot be in the value set '{valueset_url}'")))
                 continue
-            check = self.validate_code(valueset_url, system, coding["code"], coding.get("display"))
+            display = coding.get("display")
+            check = self.validate_code(valueset_url, system, coding["code"],
+                                       display if isinstance(display, str) else None)
             if check.is_valid:
                 return check
             checks.append((coding, check))
@@ -141,6 +145,8 @@ class Terminology:
         """Does `code` exist in `system` (no value set)? The validator checks every Coding this way."""
         if not isinstance(code, str) or not code:
             return CodeCheck(INVALID, "No code provided")
+        if not isinstance(system, str) or not system:
+            return CodeCheck(INVALID, f"The system of the code '{code}' must be a non-empty URI string")
         cs = self.code_system(system)
         if system in SYNTAX_SYSTEMS and (cs is None or not cs.is_complete):
             return self._by_syntax(system, code, None)
@@ -277,7 +283,7 @@ class Terminology:
 
     def _display_issue(self, system: str, code: str, display: str | None, listed: str | None) -> str | None:
         """A message when `display` matches none of the known displays/designations (case-insensitive)."""
-        if not display:
+        if not isinstance(display, str) or not display:
             return None
         known: list[str] = []
         concept = self.lookup(system, code)

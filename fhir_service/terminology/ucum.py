@@ -19,6 +19,7 @@ from typing import Any
 UCUM_SYSTEM = "http://unitsofmeasure.org"
 
 _lock = threading.Lock()
+_parse_lock = threading.Lock()
 _parser: Any = None
 _registry: Any = None
 
@@ -56,7 +57,8 @@ def validate_ucum(unit_code: str) -> str | None:
     from lark.exceptions import LarkError, UnexpectedInput
 
     try:
-        parser.parse(unit_code)
+        with _parse_lock:  # one Lark parser shared by all threads: parse one unit at a time (results are cached)
+            parser.parse(unit_code)
     except UnexpectedInput as exc:
         pos = getattr(exc, "pos_in_stream", None)
         if isinstance(pos, int) and 0 <= pos < len(unit_code):

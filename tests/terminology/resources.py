@@ -16,7 +16,8 @@ def toxicity_code_system(**overrides: Any) -> dict[str, Any]:
                      {"code": "child", "type": "code"}, {"code": "organ", "type": "code"},
                      {"code": "grade", "type": "integer"}, {"code": "notSelectable", "type": "boolean"}],
         "concept": [
-            {"code": "toxicity", "display": "CAR-T toxicity", "property": [{"code": "notSelectable", "valueBoolean": True}],
+            {"code": "toxicity", "display": "CAR-T toxicity",
+             "property": [{"code": "notSelectable", "valueBoolean": True}],
              "concept": [
                  {"code": "crs", "display": "Cytokine release syndrome",
                   "designation": [{"language": "de", "value": "Zytokin-Freisetzungssyndrom"},

@@ -138,9 +138,10 @@ def test_display_of_a_listed_external_code(local_terminology: Any) -> None:
     vs = value_set("loinc", {"include": [{"system": "http://loinc.org", "concept": [
         {"code": "8310-5", "display": "Body temperature"}]}]})
     terminology = local_terminology(vs)
-    assert terminology.validate_code(TOX_VS + "loinc", "http://loinc.org", "8310-5", "Body temperature").display_issue is None
-    assert terminology.validate_code(TOX_VS + "loinc", "http://loinc.org", "8310-5", "Heart rate").display_issue
-    assert terminology.validate_code(TOX_VS + "loinc", "http://loinc.org", "8867-4").is_invalid
+    loinc = "http://loinc.org"
+    assert terminology.validate_code(TOX_VS + "loinc", loinc, "8310-5", "Body temperature").display_issue is None
+    assert terminology.validate_code(TOX_VS + "loinc", loinc, "8310-5", "Heart rate").display_issue
+    assert terminology.validate_code(TOX_VS + "loinc", loinc, "8867-4").is_invalid
 
 
 # -- CodeableConcept -----------------------------------------------------------------------------------------
@@ -212,3 +213,11 @@ def test_retired_concept_is_valid_with_a_status_issue(terminology: Terminology) 
 def test_supplement_cannot_be_a_coding_system(terminology: Terminology) -> None:
     check = terminology.check_coding("http://hl7.org/fhir/CodeSystem/example-supplement", "chol-mmol")
     assert check.is_invalid and "is a supplement" in check.message
+
+
+def test_malformed_arguments_give_a_result_not_a_traceback(terminology: Terminology) -> None:
+    assert terminology.validate_code(GENDER_VS, 42, "male").is_invalid  # type: ignore[arg-type]
+    assert terminology.validate_code(GENDER_VS, GENDER, "male", 7).display_issue is None  # type: ignore[arg-type]
+    junk: list[Any] = [{"system": 1, "code": "male"}, "junk"]
+    assert terminology.validate_codings(GENDER_VS, junk).is_invalid
+    assert terminology.check_coding(None, "male").is_invalid  # type: ignore[arg-type]
