@@ -371,10 +371,17 @@ def _check_references(index: BundleIndex, entries: list[Any], expression: str,
                       location: Location) -> Iterator[Issue]:
     bundle_type = index.type
     self_contained = bundle_type in ("document", "message")
+    signature = index.bundle.get("signature")
+    if isinstance(signature, dict):  # Bundle.signature.who / onBehalfOf: resolved with no entry's base
+        for reference, ref_loc in iter_references(signature, (*location, "signature")):
+            if reference and not reference.startswith("#"):
+                yield from _check_one_reference(index, reference, None, bundle_type, self_contained, -1,
+                                                _path_expression(f"{expression}.signature", ref_loc[len(location) + 1:]),
+                                                ref_loc)
     for i, entry in enumerate(entries):
         resource = index.resources[i]
-        if resource is None:
-            continue
+        if resource is None or resource.get("resourceType") == "Bundle":
+            continue  # a Bundle inside a Bundle resolves against its own entries (its own check_bundle call)
         full_url = index.full_urls[i]
         res_loc = (*location, "entry", i, "resource")
         res_expr = f"{expression}.entry[{i}].resource"

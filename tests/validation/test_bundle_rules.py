@@ -229,6 +229,21 @@ class TestReferences:
         issues = check_bundle(bundle("collection", entry(PATIENT_URL, patient()), entry(OBS_URL, obs)))
         assert [i.location for i in issues] == [("entry", 1, "resource", "contained", 0, "subject", "reference")]
 
+    def test_an_entry_that_is_a_bundle_is_not_resolved_against_the_outer_bundle(self) -> None:
+        inner = bundle("collection", entry(OBS_URL, observation("urn:uuid:only-in-inner-scope")))
+        outer = bundle("collection", entry("urn:uuid:22222222-2222-4222-8222-222222222222", inner))
+        assert check_bundle(outer) == []
+
+    def test_signature_who_must_resolve_like_any_reference(self) -> None:
+        signed = bundle("collection", entry(PATIENT_URL, patient()),
+                        signature={"type": [{"code": "1.2.840.10065.1.12.1.1"}], "when": "2021-01-01T00:00:00Z",
+                                   "who": {"reference": "urn:uuid:40c3b2a7-e673-4f83-8dd8-2b112a88775e"}})
+        issues = check_bundle(signed)
+        assert [(i.severity, i.location) for i in issues] == [("warning", ("signature", "who", "reference"))]
+        assert issues[0].expression == "Bundle.signature.who"
+        signed["signature"]["who"]["reference"] = PATIENT_URL
+        assert check_bundle(signed) == []
+
     def test_nested_bundle_location_prefix_is_used(self) -> None:
         inner = bundle("collection", entry(OBS_URL, observation("urn:uuid:nope")))
         issues = check_bundle(inner, "Bundle.entry[3].resource", ("entry", 3, "resource"))
