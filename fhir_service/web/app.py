@@ -1,0 +1,85 @@
+"""Flask app factory: one blueprint mounts the REST core at /fhir; Flask only moves bytes.
+
+The blueprint hands (method, path, query, headers, body) to `FhirRest.handle` and serialises its Response.
+Content negotiation and the FHIR error statuses live in the core; here we only make sure that what Flask
+itself rejects (body too large, unknown URL outside /fhir, a crash) also comes back as an OperationOutcome.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from flask import Blueprint, Flask, Response as FlaskResponse, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from fhir_service.rest import FhirRest, RestConfig
+from fhir_service.rest.http import FHIR_JSON, outcome_of, media_type
+
+log = logging.getLogger(__name__)
+FHIR_PREFIX = "/fhir"
+ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+ISSUE_CODES = {400: "invalid", 404: "not-found", 405: "not-supported", 413: "too-costly", 415: "not-supported"}
+
+blueprint = Blueprint("fhir", __name__)
+
+
+def _render(status: int, headers: dict[str, str], body: dict[str, Any] | None, pretty: bool = False,
+            content_type: str = FHIR_JSON) -> FlaskResponse:
+    data = b""
+    if body is not None:
+        data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if pretty else 0)
+    response = FlaskResponse(data, status=status, headers=headers)
+    if body is not None:
+        response.headers["Content-Type"] = f"{content_type}; charset=utf-8"
+    return response
+
+
+def _response_type() -> str:
+    """application/json when the client asked for exactly that, otherwise application/fhir+json."""
+    fmt = request.args.get("_format", "")
+    if fmt in ("application/json",) or media_type(request.headers.get("Accept")) == "application/json":
+        return "application/json"
+    return FHIR_JSON
+
+
+@blueprint.route("", defaults={"path": ""}, methods=ALL_METHODS, strict_slashes=False)
+@blueprint.route("/<path:path>", methods=ALL_METHODS)
+def fhir(path: str) -> FlaskResponse:
+    rest: FhirRest = current_app.extensions["fhir_rest"]
+    if request.method == "OPTIONS":
+        return _render(200, {"Allow": ", ".join(ALL_METHODS)}, None)
+    method = "GET" if request.method == "HEAD" else request.method
+    body = request.get_data(cache=False)
+    result = rest.handle(method, "/" + path if path else "", list(request.args.items(multi=True)),
+                         dict(request.headers.items()), body, base=request.host_url.rstrip("/") + FHIR_PREFIX)
+    pretty = request.args.get("_pretty") == "true"
+    return _render(result.status, result.headers, result.body, pretty, _response_type())
+
+
+def _http_error(error: HTTPException) -> FlaskResponse:
+    status = error.code or 500
+    return _render(status, {}, outcome_of("error", ISSUE_CODES.get(status, "processing"),
+                                          error.description or error.name))
+
+
+def _crash(error: Exception) -> FlaskResponse:
+    log.exception("unhandled error")
+    return _render(500, {}, outcome_of("fatal", "exception", "internal server error (logged)"))
+
+
+def create_app(repository: Any = None, *, db_url: str | None = None, config: RestConfig | None = None,
+               definitions: Any = None) -> Flask:
+    """A Flask app serving `repository` (or a new SqlRepository on `db_url`) at /fhir."""
+    if repository is None:
+        from fhir_service.store.sql_repository import SqlRepository
+
+        repository = SqlRepository(db_url or "sqlite://", definitions=definitions)
+    config = config or RestConfig()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["fhir_rest"] = FhirRest(repository, definitions=definitions, config=config)
+    app.register_blueprint(blueprint, url_prefix=FHIR_PREFIX)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _crash)
+    return app

@@ -1,0 +1,85 @@
+"""The Flask adapter over real HTTP on loopback: statuses, headers, OperationOutcome on every error."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from fhir_service.rest import RestConfig
+from fhir_service.web import create_app
+from fhir_service.web.server import LoopbackServer
+from tests.store.backends import BACKENDS, make_repository
+
+FHIR_JSON = "application/fhir+json"
+
+
+@pytest.fixture(params=BACKENDS)
+def base(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    for repo in make_repository(request.param, tmp_path):
+        app = create_app(repo, config=RestConfig(max_body_bytes=4096))
+        with LoopbackServer(app) as server:
+            yield server.base_url
+
+
+def is_outcome(response: requests.Response) -> bool:
+    return response.headers["Content-Type"].startswith(FHIR_JSON) and \
+        response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_create_read_update_delete_over_http(base: str) -> None:
+    created = requests.post(f"{base}/Patient", json={"resourceType": "Patient", "gender": "female"},
+                            headers={"Content-Type": FHIR_JSON})
+    assert created.status_code == 201 and created.headers["ETag"] == 'W/"1"'
+    location = created.headers["Location"]
+    assert location.startswith(f"{base}/Patient/")
+    instance = location.rsplit("/_history", 1)[0]
+    read = requests.get(instance)
+    assert read.status_code == 200 and read.headers["Content-Type"] == f"{FHIR_JSON}; charset=utf-8"
+    body = {**read.json(), "gender": "male"}
+    updated = requests.put(instance, json=body, headers={"Content-Type": FHIR_JSON, "If-Match": 'W/"1"'})
+    assert updated.status_code == 200
+    stale = requests.put(instance, json=body, headers={"Content-Type": FHIR_JSON, "If-Match": 'W/"1"'})
+    assert stale.status_code in (200, 412)  # identical content is no new version; if it were, 412
+    assert requests.delete(instance).status_code == 204
+    gone = requests.get(instance)
+    assert gone.status_code == 410 and is_outcome(gone)
+
+
+def test_metadata(base: str) -> None:
+    response = requests.get(f"{base}/metadata")
+    assert response.status_code == 200 and response.json()["resourceType"] == "CapabilityStatement"
+
+
+@pytest.mark.parametrize("method,path,kwargs,status", [
+    ("GET", "/Patient/none", {}, 404),
+    ("GET", "/Nothing/1", {}, 404),
+    ("PATCH", "/Patient/1", {"data": "{}", "headers": {"Content-Type": FHIR_JSON}}, 405),
+    ("POST", "/Patient", {"data": "{oops", "headers": {"Content-Type": FHIR_JSON}}, 400),
+    ("POST", "/Patient", {"data": "<Patient/>", "headers": {"Content-Type": "application/xml"}}, 415),
+    ("POST", "/Patient", {"data": "{" + " " * 5000 + "}", "headers": {"Content-Type": FHIR_JSON}}, 413),
+    ("GET", "/Patient?birthdate=1999-99", {}, 400),
+])
+def test_errors_are_operation_outcomes(base: str, method: str, path: str, kwargs: dict, status: int) -> None:
+    response = requests.request(method, base + path, **kwargs)
+    assert response.status_code == status and is_outcome(response)
+
+
+def test_paths_outside_fhir_also_answer_with_an_outcome(base: str) -> None:
+    response = requests.get(base.removesuffix("/fhir") + "/elsewhere")
+    assert response.status_code == 404 and is_outcome(response)
+
+
+def test_json_is_served_as_application_json_when_asked(base: str) -> None:
+    response = requests.get(f"{base}/metadata", headers={"Accept": "application/json"})
+    assert response.headers["Content-Type"].startswith("application/json")
+    pretty = requests.get(f"{base}/metadata?_pretty=true")
+    assert "\n  " in pretty.text
+
+
+def test_search_by_post_over_http(base: str) -> None:
+    requests.put(f"{base}/Patient/a", json={"resourceType": "Patient", "id": "a", "gender": "other"},
+                 headers={"Content-Type": FHIR_JSON})
+    response = requests.post(f"{base}/Patient/_search", data={"gender": "other"})
+    assert response.status_code == 200 and response.json()["total"] == 1
