@@ -24,7 +24,7 @@ What IS here, following the HL7 Java validator where it has a rule (messages wor
   another fullUrl (a warning: most likely a mistake, as the Java validator says);
 - transaction/batch: request.url agrees with the resource (POST: the type; PUT: type and id);
 - searchset: matches have ids and the searched type, outcome entries are OperationOutcomes, a self link and
-  search modes are expected (warnings); the paging links self/first/previous/next/last occur at most once.
+  search modes are expected unless the self link names the searched type (warnings); the paging links self/first/previous/next/last occur at most once.
 
 All of it is linear in the size of the Bundle: the fullUrls are indexed in a dict once, every reference is one
 lookup. `make_resolver` gives the same resolution to the validator (targetProfile checks, FHIRPath resolve()).
@@ -314,8 +314,11 @@ def _check_searchset(bundle: Resource, entries: list[Any], expression: str, loca
     if not any(isinstance(link, dict) and link.get("relation") == "self" for link in links):
         yield Issue("warning", "invalid", "SearchSet Bundles should have a self link that specifies what the search "
                     "was", expression, location, rule="bundle-search-self")
-    if any(isinstance(e, dict) and isinstance(e.get("resource"), dict) and not (e.get("search") or {}).get("mode")
-           for e in entries):
+    # Without modes, matches and includes can still be told apart when the self link names the searched type
+    # (as the Java validator does, the warning is only given when it cannot).
+    if _searched_type(bundle) is None and any(
+            isinstance(e, dict) and isinstance(e.get("resource"), dict) and not (e.get("search") or {}).get("mode")
+            for e in entries):
         yield Issue("warning", "invalid", "SearchSet bundles should have search modes on the entries", expression,
                     location, rule="bundle-search-mode")
 

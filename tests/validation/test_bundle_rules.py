@@ -305,6 +305,11 @@ class TestTypeRules:
         assert [(i.rule, i.severity) for i in check_bundle(b)] == [
             ("bundle-search-self", "warning"), ("bundle-search-mode", "warning")]
 
+    def test_searchset_without_modes_is_fine_when_the_self_link_names_the_type(self) -> None:
+        b = bundle("searchset", entry("http://example.org/fhir/Patient/p1", patient("p1")),
+                   link=[{"relation": "self", "url": "http://example.org/fhir/Patient?_id=p1"}])
+        assert check_bundle(b) == []
+
     def test_paging_links_occur_once(self) -> None:
         b = bundle("searchset", link=[{"relation": "self", "url": "a"}, {"relation": "self", "url": "b"},
                                       {"relation": "next", "url": "c"}])
