@@ -41,6 +41,8 @@ def _context_allows(walk: "Walk", structure: CompiledStructure, owner_path: str,
             return True  # a type of another FHIR release (CanonicalResource): cannot be judged here
         if owner_type in ("BackboneElement", "Element") and expression == owner_path:
             return True
+        if expression.startswith(owner_path + "."):
+            return True  # on the element holding the context element (as the Java validator accepts)
     return False
 
 

@@ -169,13 +169,19 @@ class Walk:
             return
         if code is None and len(elem.types) == 1:
             code = elem.types[0].code
+        elif code is None and elem.types and all(t.code in self.defs.resource_types for t in elem.types):
+            # a choice of resource types (a profile's slice of Bundle.entry.resource): the instance names it
+            codes = [t.code for t in elem.types]
+            actual = val.get("resourceType") if isinstance(val, dict) else None
+            if actual not in codes:
+                self.issue("error", "structure", f"This element must hold one of ({', '.join(codes)}), not "
+                           f"{actual}", expr, loc)
+            code = actual if actual in codes else "Resource"
         if code in PRIMITIVE_TYPES:
             self.primitive(val, elem, code, expr, loc, frame, depth, prim_ext)
             return
         if code is not None and (code == "Resource" or code in self.defs.resource_types):
-            if not self.secondary:
-                self.resource(val, expr, loc, root=frame.root if elem.name == "contained" else None,
-                              resolver=frame.resolver, depth=depth + 1, contained=elem.name == "contained")
+            self.nested_resource(val, elem, code, expr, loc, frame, depth)
             return
         if not isinstance(val, dict):
             self.issue("error", "structure",
@@ -210,6 +216,24 @@ class Walk:
                 self.bindings.check(self, val, elem, code, expr, loc)
             if code == "Coding":
                 self.bindings.check_coding(self, val, expr, loc)
+
+    def nested_resource(self, val: Any, elem: ElementDef, code: str, expr: str, loc: Location,
+                        frame: ResourceFrame, depth: int) -> None:
+        """A resource inside a resource (contained, Bundle.entry.resource, Parameters.parameter.resource)."""
+        if not self.secondary:
+            type_ref = elem.type_ref(code)
+            profiles = list(type_ref.profiles) if type_ref is not None else []
+            if isinstance(val, dict) and code not in ("Resource", "DomainResource") and \
+                    val.get("resourceType") not in (None, code):
+                self.issue("error", "structure", f"This element must hold a {code}, not a {val.get('resourceType')}",
+                           expr, loc)
+            self.resource(val, expr, loc, profiles, root=frame.root if elem.name == "contained" else None,
+                          resolver=frame.resolver, depth=depth + 1, contained=elem.name == "contained",
+                          explicit_profiles=True)
+        if elem.has_inline_children and isinstance(val, dict):
+            # a profile constraining the nested resource in place: check those constraints (only them)
+            self.object(val, elem.children, elem, expr, loc, frame, depth + 1, is_resource=True, structure=None,
+                        known_only=True)
 
     def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
                   expr: str, loc: Location, ext_owner: tuple[str, str, str] | None = None) -> tuple[dict[str, tuple[ElementDef, str | None]], ElementDef | None,
@@ -266,6 +290,9 @@ class Walk:
         else:
             self.issue("error", "structure", f"The extension {url} could not be found so is not allowed here",
                        expr, loc + ("url",))
+            if _is_example_url(url):
+                self.issue("error", "value", f"Example URLs are not allowed in this context ({url})", f"{expr}.url",
+                           loc + ("url",))
 
     def _resource_id(self, res: dict, expr: str, loc: Location) -> None:
         rid = res.get("id")
@@ -285,7 +312,8 @@ class Walk:
     # -- objects -------------------------------------------------------------------------------------------
     def object(self, obj: dict, children: dict[str, tuple[ElementDef, str | None]], owner: ElementDef, expr: str,
                loc: Location, frame: ResourceFrame, depth: int, *, is_resource: bool,
-               structure: CompiledStructure | None, where: tuple[str, str] | None = None) -> None:
+               structure: CompiledStructure | None, where: tuple[str, str] | None = None,
+               known_only: bool = False) -> None:
         """Check the properties of `obj` against `children` (of `owner`); `where` = (path, type) of `obj`."""
         present: dict[int, list[tuple[str, ElementDef, str | None]]] = {}
         for key in obj:
@@ -299,13 +327,15 @@ class Walk:
                 name = key[1:]
                 entry = children.get(name)
                 if entry is None or not self._is_primitive(entry):
-                    self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
+                    if not known_only:
+                        self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
                 elif name not in obj:
                     present.setdefault(id(entry[0]), []).append((name, entry[0], entry[1]))
                 continue
             entry = children.get(key)
             if entry is None:
-                self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
+                if not known_only:
+                    self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
                 continue
             present.setdefault(id(entry[0]), []).append((key, entry[0], entry[1]))
         seen_defs = set(present)
@@ -489,6 +519,12 @@ class Walk:
                     severity = "warning" if c.severity == "warning" else "error"
                     self.issue(severity, "invariant", f"Constraint failed: {c.key}: '{c.human}'", expr, loc,
                                rule=c.key)
+
+
+def _is_example_url(url: str) -> bool:
+    """URLs in the example.org / example.com domains (RFC 2606) do not belong in real, non-example content."""
+    host = url.split("://", 1)[1].split("/", 1)[0].lower() if "://" in url else ""
+    return host in ("example.org", "example.com") or host.endswith((".example.org", ".example.com"))
 
 
 def _unique(children: dict[str, tuple[ElementDef, str | None]]) -> list[ElementDef]:
