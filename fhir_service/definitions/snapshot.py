@@ -18,6 +18,7 @@ pass over its differential plus copying the base snapshot.
 """
 from __future__ import annotations
 
+import copy
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -73,10 +74,10 @@ def generate_snapshot(sd: dict[str, Any], definitions: "Definitions") -> dict[st
         if key == "snapshot":
             continue
         if key == "differential":
-            result["snapshot"] = {"element": elements}
+            result["snapshot"] = None
         result[key] = value
-    if "snapshot" not in result:
-        result["snapshot"] = {"element": elements}
+    result = _independent(result)  # shares nothing with the (possibly cached) input
+    result["snapshot"] = {"element": elements}
     return result
 
 
@@ -477,6 +478,9 @@ def _find(node: Node, path: str) -> Node | None:
     return None
 
 
-def _independent(elements: list[Element]) -> list[Element]:
-    """A deep copy (fast, through orjson) so the result shares nothing with cached base definitions."""
-    return orjson.loads(orjson.dumps(elements))
+def _independent(value: Any) -> Any:
+    """A deep copy (fast, through orjson) so the result shares nothing with cached definitions."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except (orjson.JSONEncodeError, TypeError):  # e.g. an integer beyond 64 bits: the slow, general way
+        return copy.deepcopy(value)

@@ -442,3 +442,10 @@ def test_type_slices_without_slicing_get_a_closed_type_slicing(definitions: Defi
                                               maxLength=3)), definitions)
     assert snap["Observation.value[x]"]["slicing"]["discriminator"] == [{"type": "type", "path": "$this"}]
     assert snap["Observation.value[x]:valueString"]["type"] == [{"code": "string"}]
+
+
+def test_the_result_does_not_share_the_differential_with_the_input(definitions: Definitions) -> None:
+    sd = bp_like()
+    generated = generate_snapshot(sd, definitions)
+    generated["differential"]["element"].clear()
+    assert len(sd["differential"]["element"]) == 6
