@@ -29,6 +29,7 @@ from fhir_service.definitions.elements import Element, Node, TreeError, build_tr
 if TYPE_CHECKING:
     from fhir_service.definitions.registry import Definitions
 
+FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
 EXTENSION_SLICING = {"discriminator": [{"type": "value", "path": "url"}], "ordered": False, "rules": "open"}
 TYPE_SLICING = {"discriminator": [{"type": "type", "path": "$this"}], "ordered": False, "rules": "closed"}
 # Base types that a profile may replace with any more specific type.
@@ -384,9 +385,38 @@ class _Generator:
         for type_ref in diff.get("type") or []:
             code = str(type_ref.get("code"))
             if code in base_codes or self._derives_from(code, base_codes):
+                self.check_target_profiles(base, diff, type_ref)
                 continue
             raise SnapshotError(f"{self.url}: differential element {diff.get('id', diff.get('path'))}: type {code} "
                                 f"is not allowed here (the base allows {', '.join(sorted(base_codes))})")
+
+    def check_target_profiles(self, base: Element, diff: Element, type_ref: dict[str, Any]) -> None:
+        """Reference(X) may only narrow the base's targets: each new target is one of them or derives from
+        one (cart-patient from Patient). A target that cannot be resolved is left to the validator."""
+        allowed = {_unversioned(p) for t in base.get("type", []) if t.get("code") == type_ref.get("code")
+                   for p in t.get("targetProfile") or []}
+        if not allowed or FHIR_BASE + "Resource" in allowed:
+            return
+        for target in type_ref.get("targetProfile") or []:
+            if self._profile_derives(_unversioned(target), allowed) is False:
+                names = ", ".join(sorted(tail(a.rsplit("/", 1)[-1]) for a in allowed))
+                raise SnapshotError(f"{self.url}: differential element {diff.get('id', diff.get('path'))}: target "
+                                    f"{target} is not one of the base's targets ({names})")
+
+    def _profile_derives(self, url: str, allowed: set[str]) -> bool | None:
+        """Whether the profile at `url` is, or derives from, one of `allowed` (None: cannot tell)."""
+        current = url
+        for _ in range(MAX_TYPE_DERIVATION_DEPTH):
+            if current in allowed:
+                return True
+            resolved = self.definitions.resolve(current)
+            if resolved is None:
+                return None
+            base_url = resolved.get("baseDefinition")
+            if not base_url:
+                return False
+            current = _unversioned(str(base_url))
+        return None
 
     def check_shape(self, diff: Element) -> None:
         """The JSON shapes the merge relies on (a malformed differential is an error, not a crash)."""
@@ -455,6 +485,10 @@ class _Generator:
             if current in ancestors:
                 return True
         return False
+
+
+def _unversioned(url: str) -> str:
+    return str(url).split("|", 1)[0]
 
 
 def _max_value(value: Any) -> float | None:

@@ -449,3 +449,13 @@ def test_the_result_does_not_share_the_differential_with_the_input(definitions: 
     generated = generate_snapshot(sd, definitions)
     generated["differential"]["element"].clear()
     assert len(sd["differential"]["element"]) == 6
+
+
+def test_reference_targets_may_only_narrow(definitions: Definitions) -> None:
+    with pytest.raises(SnapshotError, match="target .*Practitioner is not one of the base's targets"):
+        generate_snapshot(profile("Observation", el("Observation.subject", type=[
+            {"code": "Reference", "targetProfile": [FHIR + "Practitioner"]}])), definitions)
+    # a profile of an allowed target (vitalsigns' subject is Reference(Patient); bodyweight is an Observation)
+    snap = snapshot(profile("Observation", el("Observation.hasMember", type=[
+        {"code": "Reference", "targetProfile": [FHIR + "bodyweight"]}])), definitions)
+    assert snap["Observation.hasMember"]["type"][0]["targetProfile"] == [FHIR + "bodyweight"]
