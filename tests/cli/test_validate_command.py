@@ -208,6 +208,31 @@ class TestProfiles:
         code, out, _ = run(capsys, "--ig", str(ig_dir), str(write("p.json", patient)))
         assert code == 1 and "birthDate" in out
 
+    def test_a_plain_folder_of_conformance_resources_is_an_ig_too(self, capsys, write, ig_dir: Path,
+                                                                  tmp_path: Path) -> None:
+        plain = tmp_path / "plain-ig"
+        plain.mkdir()
+        for source in ig_dir.glob("StructureDefinition-*.json"):
+            (plain / source.name).write_text(source.read_text())
+        patient = clean_patient()
+        del patient["birthDate"]
+        code, out, _ = run(capsys, "--ig", str(plain), "--profile", PROFILE_URL, str(write("p.json", patient)))
+        assert code == 1 and "birthDate" in out
+
+    def test_ig_is_repeatable(self, capsys, write, ig_dir: Path, tmp_path: Path) -> None:
+        other = tmp_path / "other-ig"
+        other.mkdir()
+        (other / "ValueSet-x.json").write_text(json.dumps({
+            "resourceType": "ValueSet", "id": "x", "url": "https://example.org/fhir/ValueSet/x", "status": "draft"}))
+        code, _, _ = run(capsys, "--ig", str(other), "--ig", str(ig_dir), "--profile", PROFILE_URL,
+                         str(write("p.json", clean_patient())))
+        assert code == 0
+
+    def test_ig_that_is_a_file_is_a_usage_error(self, capsys, write) -> None:
+        not_a_folder = write("package.json", {"name": "x"})
+        code, _, err = run(capsys, "--ig", str(not_a_folder), str(write("p.json", clean_patient())))
+        assert code == 2 and "not a folder" in err
+
     def test_unknown_profile_is_a_usage_error(self, capsys, write) -> None:
         code, out, err = run(capsys, "--profile", "https://example.org/nope", str(write("p.json", clean_patient())))
         assert code == 2 and out == "" and "unknown profile" in err
