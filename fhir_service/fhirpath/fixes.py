@@ -14,6 +14,8 @@ from typing import Any
 
 import fhirpathpy.engine as fp_engine
 from fhirpathpy.engine import util
+from fhirpathpy.engine.invocations import filtering as fp_filtering
+from fhirpathpy.engine.invocations import types as fp_types
 from fhirpathpy.engine.evaluators import evaluators
 from fhirpathpy.engine.nodes import FP_DateTime, ResourceNode, TypeInfo
 
@@ -208,10 +210,289 @@ def extension_fn(ctx: dict[str, Any], inputs: list[Any], url: Any) -> list[Any]:
     return found
 
 
+# ---------------------------------------------------------------------------------------------- strings
+
+def _text(inputs: list[Any], name: str) -> str | None:
+    if not inputs:
+        return None
+    if len(inputs) > 1:
+        raise FhirPathError(f"{name}() expects a single string, got {len(inputs)} items")
+    data = inputs[0].data if isinstance(inputs[0], ResourceNode) else inputs[0]
+    if not isinstance(data, str):
+        raise FhirPathError(f"{name}() expects a string, got {data!r}")
+    return data
+
+
+def index_of_fn(ctx: dict[str, Any], inputs: list[Any], substring: Any) -> list[Any]:
+    """indexOf(s): empty when s is empty (fhirpathpy crashed on `indexOf({})`)."""
+    text = _text(inputs, "indexOf")
+    return [] if text is None or not isinstance(substring, str) else [text.find(substring)]
+
+
+def starts_with_fn(ctx: dict[str, Any], inputs: list[Any], prefix: Any) -> list[Any]:
+    """startsWith(s): `''.startsWith('')` is true (fhirpathpy answered false for an empty input string)."""
+    text = _text(inputs, "startsWith")
+    return [] if text is None or not isinstance(prefix, str) else [text.startswith(prefix)]
+
+
+def ends_with_fn(ctx: dict[str, Any], inputs: list[Any], suffix: Any) -> list[Any]:
+    text = _text(inputs, "endsWith")
+    return [] if text is None or not isinstance(suffix, str) else [text.endswith(suffix)]
+
+
+def replace_fn(ctx: dict[str, Any], inputs: list[Any], pattern: Any, substitution: Any) -> list[Any]:
+    """replace(pattern, substitution): empty when an argument is empty (fhirpathpy crashed)."""
+    text = _text(inputs, "replace")
+    if text is None or not isinstance(pattern, str) or not isinstance(substitution, str):
+        return []
+    if pattern == "":
+        return [substitution + substitution.join(text) + substitution]
+    return [text.replace(pattern, substitution)]
+
+
+def replace_matches_fn(ctx: dict[str, Any], inputs: list[Any], regex: Any, substitution: Any) -> list[Any]:
+    """replaceMatches(regex, substitution): an empty regex changes nothing; `$1` group references work."""
+    import re
+
+    text = _text(inputs, "replaceMatches")
+    if text is None or not isinstance(regex, str) or not isinstance(substitution, str):
+        return []
+    if regex == "":
+        return [text]
+    try:
+        return [re.sub(regex, re.sub(r"\$(\d+)", r"\\\1", substitution), text, flags=re.DOTALL)]
+    except re.error as exc:
+        raise FhirPathError(f"replaceMatches(): invalid regular expression {regex!r}: {exc}") from exc
+
+
+# ---------------------------------------------------------------------------------------------- conversion
+
+def to_string_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    """toString(): booleans as `true`/`false` (not Python's `True`), quantities as `value 'unit'`,
+    dates/times as their literal text."""
+    from fhir_service.fhirpath.temporal import Temporal
+    from fhir_service.fhirpath.values import Qty, value_of
+
+    if len(inputs) != 1:
+        if len(inputs) > 1:
+            raise FhirPathError(f"toString() expects a single item, got {len(inputs)}")
+        return []
+    value = value_of(inputs[0])
+    if isinstance(value, bool):
+        return ["true" if value else "false"]
+    if isinstance(value, Temporal):
+        return [value.render()]
+    if isinstance(value, Qty):
+        return [f"{value.value} {value.unit}" if value.calendar else f"{value.value} '{value.unit}'"]
+    if isinstance(value, (str, int, Decimal)):
+        return [str(value)]
+    return []
+
+
+def _boolean_of(inputs: list[Any]) -> bool | None:
+    from fhir_service.fhirpath.values import value_of
+
+    value = value_of(inputs[0])
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, Decimal)):
+        return True if value == 1 else False if value == 0 else None
+    if isinstance(value, str):
+        lowered = value.lower()
+        if lowered in ("true", "t", "yes", "y", "1", "1.0"):
+            return True
+        if lowered in ("false", "f", "no", "n", "0", "0.0"):
+            return False
+    return None
+
+
+def to_boolean_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    """toBoolean(): also for decimals 1.0/0.0 (fhirpathpy only knew int and float)."""
+    if len(inputs) != 1:
+        return []
+    result = _boolean_of(inputs)
+    return [] if result is None else [result]
+
+
+def converts_to_boolean_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    return [] if len(inputs) != 1 else [_boolean_of(inputs) is not None]
+
+
+def round_fn(ctx: dict[str, Any], inputs: list[Any], precision: Any = None) -> list[Any]:
+    """round([precision]): the precision is optional (fhirpathpy required it); half away from zero."""
+    from decimal import ROUND_HALF_UP
+
+    from fhir_service.fhirpath.values import is_number, to_decimal, value_of
+
+    if not inputs:
+        return []
+    if len(inputs) > 1:
+        raise FhirPathError("round() expects a single number")
+    value = value_of(inputs[0])
+    if not is_number(value):
+        raise FhirPathError(f"round() expects a number, got {value!r}")
+    digits = 0 if precision in (None, []) else int(precision)
+    if digits < 0:
+        raise FhirPathError("round() precision must be >= 0")
+    return [to_decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)]
+
+
+def abs_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    """abs(): also for quantities."""
+    from fhirpathpy.engine.nodes import FP_Quantity
+
+    from fhir_service.fhirpath.values import Qty, is_number, to_decimal, value_of
+
+    if not inputs:
+        return []
+    if len(inputs) > 1:
+        raise FhirPathError("abs() expects a single item")
+    value = value_of(inputs[0])
+    if isinstance(value, Qty):
+        return [FP_Quantity(abs(value.value), value.to_fp().unit)]
+    if is_number(value):
+        return [abs(value) if isinstance(value, int) else to_decimal(value).copy_abs()]
+    raise FhirPathError(f"abs() expects a number or quantity, got {value!r}")
+
+
+# ---------------------------------------------------------------------------------------------- clock
+
+def _clock(ctx: dict[str, Any]) -> Any:
+    """One instant per evaluation (now(), today() and timeOfDay() agree within an expression)."""
+    from datetime import datetime
+
+    if "_clock" not in ctx:
+        ctx["_clock"] = datetime.now().astimezone()
+    return ctx["_clock"]
+
+
+def now_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    """now(): a DateTime to the millisecond with the local offset (fhirpathpy returned a plain string)."""
+    moment = _clock(ctx)
+    text = moment.isoformat(timespec="milliseconds")
+    return [FP_DateTime(text)]
+
+
+def today_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    """today(): a Date (fhirpathpy returned a plain string, compared as text)."""
+    return [FP_DateTime(_clock(ctx).date().isoformat())]
+
+
+def time_of_day_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
+    from fhirpathpy.engine.nodes import FP_Time
+
+    return [FP_Time(_clock(ctx).time().isoformat(timespec="milliseconds"))]
+
+
+# ---------------------------------------------------------------------------------------------- control
+
+def iif_fn(ctx: dict[str, Any], inputs: list[Any], criterion: Any, when_true: Any, when_false: Any = None) -> Any:
+    """iif(criterion, true-result [, otherwise]): the input must be at most one item and the criterion a
+    boolean (empty counts as false); fhirpathpy accepted any criterion and any input."""
+    if len(inputs) > 1:
+        raise FhirPathError(f"iif() expects at most one input item, got {len(inputs)}")
+    focus = inputs
+    result = criterion(focus)
+    if len(result) > 1:
+        raise FhirPathError("iif() criterion must be a single boolean, got a collection")
+    if result:
+        value = result[0].data if isinstance(result[0], ResourceNode) else result[0]
+        if not isinstance(value, bool):
+            raise FhirPathError(f"iif() criterion must be a boolean, got {value!r}")
+        if value:
+            return when_true(focus)
+    return when_false(focus) if when_false is not None else []
+
+
+# ---------------------------------------------------------------------------------------------- types
+
+def known_type_names(model: dict[str, Any]) -> frozenset[str]:
+    names = set(model["type2Parent"]) | set(model["type2Parent"].values())
+    names |= {t for t in model["path2Type"].values() if "." not in t}
+    names |= {"Resource", "DomainResource", "Element", "BackboneElement", "Boolean", "String", "Integer",
+              "Decimal", "Date", "DateTime", "Time", "Quantity", "boolean", "string", "integer", "decimal",
+              "date", "dateTime", "time", "uri", "code", "id", "instant", "markdown", "base64Binary",
+              "unsignedInt", "positiveInt", "oid", "uuid", "canonical", "url", "xhtml"}
+    return frozenset(names)
+
+
+_KNOWN_TYPES: frozenset[str] | None = None
+
+
+def _checked_type(ctx: dict[str, Any], type_info: Any) -> Any:
+    """An unknown type name in is/as/ofType is an error (`as(string1)`), not an empty result."""
+    global _KNOWN_TYPES
+    if _KNOWN_TYPES is None:
+        _KNOWN_TYPES = known_type_names(ctx["model"])
+    name = getattr(type_info, "name", None)
+    namespace = getattr(type_info, "namespace", None)
+    if name not in _KNOWN_TYPES and namespace not in ("System",) :
+        raise FhirPathError(f"unknown type {name!r}")
+    return type_info
+
+
+def _type_check(original: Any) -> Any:
+    def checked(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
+        return original(ctx, coll, _checked_type(ctx, type_info))
+
+    return checked
+
+
 FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
     "single": {"fn": single_fn},
+    "indexOf": {"fn": index_of_fn, "arity": {1: ["String"]}},
+    "startsWith": {"fn": starts_with_fn, "arity": {1: ["String"]}},
+    "endsWith": {"fn": ends_with_fn, "arity": {1: ["String"]}},
+    "replace": {"fn": replace_fn, "arity": {2: ["String", "String"]}},
+    "replaceMatches": {"fn": replace_matches_fn, "arity": {2: ["String", "String"]}},
+    "toString": {"fn": to_string_fn},
+    "toBoolean": {"fn": to_boolean_fn},
+    "convertsToBoolean": {"fn": converts_to_boolean_fn},
+    "round": {"fn": round_fn, "arity": {0: [], 1: ["Integer"]}},
+    "abs": {"fn": abs_fn},
+    "now": {"fn": now_fn},
+    "today": {"fn": today_fn},
+    "timeOfDay": {"fn": time_of_day_fn},
+    "iif": {"fn": iif_fn, "arity": {2: ["Expr", "Expr"], 3: ["Expr", "Expr", "Expr"]}},
+    "is": {"fn": _type_check(fp_types.is_fn), "arity": {1: ["TypeSpecifier"]}},
+    "as": {"fn": _type_check(fp_types.as_fn), "arity": {1: ["TypeSpecifier"]}},
+    "isOp": {"fn": _type_check(fp_types.is_fn), "arity": {2: ["Any", "TypeSpecifier"]}},
+    "asOp": {"fn": _type_check(fp_types.as_fn), "arity": {2: ["Any", "TypeSpecifier"]}},
+    "ofType": {"fn": _type_check(fp_filtering.of_type_fn), "arity": {1: ["TypeSpecifier"]}},
     "extension": {"fn": extension_fn, "arity": {1: ["String"]}},
 }
+
+
+def polarity_expression(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+    """Unary +/-: also on quantities (`-5.5 'mg'`), which fhirpathpy rejected."""
+    from fhirpathpy.engine.nodes import FP_Quantity
+
+    from fhir_service.fhirpath.values import Qty, is_number, value_of
+
+    sign = node["terminalNodeText"][0]
+    result = fp_engine.do_eval(ctx, parent_data, node["children"][0])
+    if len(result) != 1:
+        raise FhirPathError(f"unary {sign} expects a single number or quantity, got {len(result)} items")
+    value = value_of(result[0])
+    if isinstance(value, Qty):
+        return [FP_Quantity(-value.value if sign == "-" else value.value, value.to_fp().unit)]
+    if is_number(value):
+        return [-value if sign == "-" else value]
+    raise FhirPathError(f"unary {sign} expects a number or quantity, got {value!r}")
+
+
+def _time_literal_without_offset(original: Any) -> Any:
+    """`@T14:34:28Z` is not a valid Time: FHIRPath times have no timezone offset."""
+    import re
+
+    offset = re.compile(r"(Z|[+-]\d{2}(:\d{2})?)$")
+
+    def time_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> Any:
+        if offset.search(node["text"]):
+            raise FhirPathError(f"time literal {node['text']} cannot have a timezone offset")
+        return original(ctx, parent_data, node)
+
+    return time_literal
 
 
 def apply() -> None:
@@ -221,6 +502,8 @@ def apply() -> None:
         return
     _applied = True
     evaluators["NumberLiteral"] = number_literal
+    evaluators["PolarityExpression"] = polarity_expression
+    evaluators["TimeLiteral"] = _time_literal_without_offset(evaluators["TimeLiteral"])
     evaluators["MemberInvocation"] = _member_invocation_merging(evaluators["MemberInvocation"])
     fp_engine.make_param = _make_param_with_sort_keys(fp_engine.make_param)
     TypeInfo.create_by_value_in_namespace = _type_names_dates(TypeInfo.create_by_value_in_namespace)

@@ -11,6 +11,8 @@ from typing import Any
 
 from fhirpathpy.engine.nodes import FP_Type, ResourceNode
 
+from fhir_service.fhirpath.errors import FhirPathError
+
 FunctionTable = dict[str, dict[str, Any]]
 
 
@@ -128,10 +130,31 @@ def member_of_fn(ctx: dict[str, Any], inputs: list[Any], valueset: Any) -> list[
     return _callback_result(ctx, "memberOf", inputs, valueset)
 
 
+CORE_PROFILE_PREFIX = "http://hl7.org/fhir/StructureDefinition/"
+
+
 def conforms_to_fn(ctx: dict[str, Any], inputs: list[Any], profile: Any) -> list[Any]:
-    """conformsTo(profile): delegated to the `conformsTo` callback in the variables
-    (callable(resource, profile_url) -> bool | None); empty when unknown."""
-    return _callback_result(ctx, "conformsTo", inputs, profile)
+    """conformsTo(profile): the `conformsTo` callback in the variables decides first
+    (callable(resource, profile_url) -> bool | None). Without an answer, a core type's own definition
+    (http://hl7.org/fhir/StructureDefinition/Patient) is checked by type; any other profile is an error,
+    since we cannot tell (the validator passes a callback for its profiles)."""
+    answer = _callback_result(ctx, "conformsTo", inputs, profile)
+    if answer or not inputs or not isinstance(profile, str):
+        return answer
+    from fhir_service.fhirpath.fixes import is_subtype
+
+    model = ctx["model"]
+    name = profile[len(CORE_PROFILE_PREFIX):] if profile.startswith(CORE_PROFILE_PREFIX) else None
+    if name is None or name not in model["type2Parent"]:
+        raise FhirPathError(f"conformsTo(): cannot check conformance to unknown profile {profile!r}")
+    results = []
+    for item in inputs:
+        data = _data(item)
+        type_name = data.get("resourceType") if isinstance(data, Mapping) else None
+        if type_name is None and isinstance(item, ResourceNode) and isinstance(item.path, str):
+            type_name = model["path2Type"].get(item.path, item.path)
+        results.append(bool(type_name) and is_subtype(str(type_name), name, model))
+    return [all(results)]
 
 
 FHIR_FUNCTIONS: FunctionTable = {

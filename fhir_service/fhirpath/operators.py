@@ -118,12 +118,12 @@ def item_equivalent(a: Any, b: Any) -> bool:
         quantum = Decimal(1).scaleb(-places)
         return to_decimal(a).quantize(quantum) == to_decimal(b).quantize(quantum)
     if isinstance(a, Qty) and isinstance(b, Qty):
-        converted = _quantity_in(a, b)
+        converted = _quantity_in(b, a)  # in the first operand's unit, at the lesser precision
         if converted is None:
             return False
         places = min(_decimal_places(a.value), _decimal_places(b.value))
         quantum = Decimal(1).scaleb(-places)
-        return converted.quantize(quantum) == b.value.quantize(quantum)
+        return converted.quantize(quantum) == a.value.quantize(quantum)
     if isinstance(a, (Mapping, list)) and isinstance(b, (Mapping, list)):
         return _json_equal(a, b, True)
     result = item_equal(a, b)

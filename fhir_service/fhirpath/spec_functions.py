@@ -31,7 +31,7 @@ def temporal_of(item: Any) -> temporal.Temporal | None:
     if isinstance(item, (FP_DateTime, FP_Time)):
         return temporal.from_value(item)
     if isinstance(item, ResourceNode) and isinstance(item.data, str) and item.path in _TEMPORAL_PATHS:
-        return temporal.parse(item.data, "time" if item.path == "time" else None)
+        return temporal.parse(item.data, _TEMPORAL_PATHS[item.path])
     return None
 
 
@@ -112,10 +112,10 @@ class SortKey:
 def _compare_values(a: Any, b: Any) -> int:
     if a is None and b is None:
         return 0
-    if a is None:
-        return -1
-    if b is None:
+    if a is None:  # empty keys sort after values (so first in a descending sort)
         return 1
+    if b is None:
+        return -1
     ta, tb = temporal_of(a), temporal_of(b)
     a, b = data_of(a), data_of(b)
     if ta is not None and tb is not None:
@@ -181,6 +181,15 @@ def escape_fn(ctx: dict[str, Any], inputs: list[Any], target: Any) -> list[Any]:
     return []
 
 
+_JSON_ESCAPE = re.compile(r'\\(u[0-9a-fA-F]{4}|["\\/bfnrt])')
+_JSON_SIMPLE = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+
+
+def _json_unescape(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return chr(int(code[1:], 16)) if code.startswith("u") else _JSON_SIMPLE[code]
+
+
 def unescape_fn(ctx: dict[str, Any], inputs: list[Any], target: Any) -> list[Any]:
     """unescape('html'|'json')."""
     text = _string(inputs, "unescape")
@@ -189,10 +198,7 @@ def unescape_fn(ctx: dict[str, Any], inputs: list[Any], target: Any) -> list[Any
     if target == "html":
         return [html.unescape(text)]
     if target == "json":
-        try:
-            return [json.loads('"' + text + '"')]
-        except ValueError as exc:
-            raise FhirPathError(f"unescape('json'): invalid JSON string escape in {text!r}") from exc
+        return [_JSON_ESCAPE.sub(_json_unescape, text)]
     return []
 
 

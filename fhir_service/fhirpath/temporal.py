@@ -116,7 +116,7 @@ def parse(text: str, kind_hint: str | None = None) -> Temporal | None:
     if not match:
         return None
     y, mo, d, h, mi, s, ms, tz = match.groups()
-    kind = "dateTime" if "T" in text else "date"
+    kind = "dateTime" if "T" in text or kind_hint == "dateTime" else "date"
     return Temporal(kind, int(y), _int(mo), _int(d), _int(h), _int(mi), _int(s), _millis(ms), tz)
 
 
@@ -257,7 +257,10 @@ def equivalent(a: Temporal, b: Temporal) -> bool:
     """`~`: same precision and equal (different precisions are simply not equivalent)."""
     if (a.kind == "time") != (b.kind == "time"):
         return False
+    def level(value: Temporal) -> str:
+        return "second" if value.unit == "millisecond" else value.unit
+
     try:
-        return a.precision == b.precision and compare(a, b) == 0
+        return level(a) == level(b) and compare(a, b) == 0
     except ValueError:
         return False

@@ -24,7 +24,8 @@ CALENDAR_UNITS = {
 }
 #: calendar durations that equal a definite UCUM unit (weeks and below); years/months do not.
 CALENDAR_TO_UCUM = {"week": "wk", "day": "d", "hour": "h", "minute": "min", "second": "s", "millisecond": "ms"}
-_TEMPORAL_PATHS = {"date", "dateTime", "instant", "time"}
+_KIND_OF_PATH = {"date": "date", "dateTime": "dateTime", "instant": "dateTime", "time": "time"}
+_TEMPORAL_PATHS = frozenset(_KIND_OF_PATH)
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def value_of(item: Any) -> Any:
         data = item.data
         path = item.path
         if isinstance(data, str) and path in _TEMPORAL_PATHS:
-            parsed = temporal.parse(data, "time" if path == "time" else None)
+            parsed = temporal.parse(data, _KIND_OF_PATH[path])
             return parsed if parsed is not None else data
         if isinstance(data, Mapping) and path in QUANTITY_TYPES:
             quantity = qty_from_element(data)

@@ -28,7 +28,7 @@ SUITE_XML = DATA / "fhir-test-cases" / "r4" / "tests-fhir-r4.xml"
 SUITE_YAML = DATA / "fhirpath.js" / "cases" / "fhir-r4.yaml"
 INPUTS = DATA / "fhirpath.js" / "resources" / "r4"
 TOTAL = 935
-FLOOR = 893  # the score reached, rounded down; only ever raise it
+FLOOR = 918  # the score reached, rounded down; only ever raise it
 
 
 @dataclass

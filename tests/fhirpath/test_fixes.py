@@ -1,6 +1,8 @@
 """Each correction of fhirpathpy in fhir_service/fhirpath/fixes.py, as a failing and a passing case."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from fhir_service import fhirpath
@@ -82,3 +84,51 @@ def test_union_keeps_types_and_removes_equal_values() -> None:
         ("CodeableConcept", {"text": "t"}), ("code", "final")]
     assert fhirpath.evaluate({}, "(1 | 1.0 | 2 | 'a' | 'a')") == [1, 2, "a"]
     assert fhirpath.evaluate({}, "(1 | true).count()") == [2]
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ("'abc'.indexOf({})", []),
+    ("''.startsWith('')", [True]),
+    ("'123'.replace('2', {})", []),
+    ("'abc'.replaceMatches('', 'x')", ["abc"]),
+    ("'abc'.replaceMatches('(b)', '[$1]')", ["a[b]c"]),
+    ("true.toString()", ["true"]),
+    ("5.5 'mg'.toString()", ["5.5 'mg'"]),
+    ("1.0.convertsToBoolean()", [True]),
+    ("2.0.toBoolean()", []),
+    ("1.round()", [Decimal("1")]),
+    ("3.14159.round(2)", [Decimal("3.14")]),
+    ("(-5.5 'mg').abs() = 5.5 'mg'", [True]),
+    ("'\\\"1<2\\\"'.unescape('json')", ['"1<2"']),
+    ("today().is(Date)", [True]),
+    ("now().is(DateTime)", [True]),
+    ("now() > today()", []),  # precision differs: unknown
+    ("iif({}, 'a', 'b')", ["b"]),
+])
+def test_corrected_functions(expression: str, expected: list) -> None:
+    assert fhirpath.evaluate({}, expression) == expected
+
+
+@pytest.mark.parametrize("expression", [
+    "('a' | 'b').iif(true, 1, 2)",       # iif on a collection
+    "iif('not a boolean', 1, 2)",        # non-boolean criterion
+    "{}.as(string1)",                    # unknown type
+    "@T14:34:28Z",                       # a Time has no offset
+    "(1 | 2).toString()",
+])
+def test_corrected_functions_raise(expression: str) -> None:
+    with pytest.raises(FhirPathError):
+        fhirpath.evaluate({}, expression)
+
+
+def test_conforms_to_core_types_and_callbacks() -> None:
+    patient = {"resourceType": "Patient"}
+    core = "http://hl7.org/fhir/StructureDefinition/"
+    assert fhirpath.evaluate(patient, f"conformsTo('{core}Patient')") == [True]
+    assert fhirpath.evaluate(patient, f"conformsTo('{core}DomainResource')") == [True]
+    assert fhirpath.evaluate(patient, f"conformsTo('{core}Person')") == [False]
+    with pytest.raises(FhirPathError, match="unknown profile"):
+        fhirpath.evaluate(patient, "conformsTo('http://example.org/StructureDefinition/x')")
+    checked = fhirpath.evaluate(patient, "conformsTo('http://example.org/StructureDefinition/x')",
+                                variables={"conformsTo": lambda resource, url: resource["resourceType"] == "Patient"})
+    assert checked == [True]

@@ -26,7 +26,8 @@ def test_date_comparison_respects_precision_and_offsets() -> None:
     assert ev("@2012-04-15 = @2012-04-15T10:00:00Z") == []  # different precisions: unknown
     assert ev("@2012-04-15T15:00:00+02:00 = @2012-04-15T13:00:00Z") == [True]
     assert ev("@2012-04-15T15:00:00Z = @2012-04-15T10:00:00") == []  # only one has an offset
-    assert ev("@2012-04-15T10:00:00.0 ~ @2012-04-15T10:00:00") == [False]
+    assert ev("@2012-04-15T10:00:00.0 ~ @2012-04-15T10:00:00") == [True]  # seconds+ms: one precision
+    assert ev("@2012-04-15T10:00 ~ @2012-04-15T10:00:00") == [False]
     assert ev("@2012 < @2013-01") == [True]
     assert ev("@2013 < @2013-01") == []
     period = {"resourceType": "Period", "start": "2001-05-06T10:00:00+10:00", "end": "2001-05-06T01:00:00Z"}
