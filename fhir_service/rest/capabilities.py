@@ -37,8 +37,7 @@ def capability_statement(rest: Any) -> dict[str, Any]:
     for resource_type in sorted(rest.repo._resource_types):
         params = registry.for_type(resource_type)
         search_params = [{"name": n, "definition": d, "type": t} for n, t, d in SPECIAL_PARAMS]
-        search_params += [{"name": p.code, **({"definition": p.url} if p.url else {}), "type": p.type,
-                           **({"documentation": p.description} if p.description else {})}
+        search_params += [{"name": p.code, **({"definition": p.url} if p.url else {}), "type": p.type}
                           for code, p in sorted(params.items()) if code not in ("_id", "_lastUpdated")]
         references = sorted(code for code, p in params.items() if p.type == "reference")
         entry: dict[str, Any] = {
