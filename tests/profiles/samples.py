@@ -59,7 +59,7 @@ def crs(grade: int = 2, onset: int = 2, abatement: int | None = 4) -> Resource:
         "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "resolved" if abatement else "active"}]},
         "severity": local(f"grade-{grade}"),
         "code": {"coding": [{"system": ICD10CM, "code": f"D89.83{grade}"}]},
-        "subject": {"reference": "Patient/p1"}}
+        "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2023-01-03"}
     if abatement is not None:
         resource["abatementDateTime"] = "2023-01-05"
         resource["_abatementDateTime"] = {"extension": [day(abatement)]}
@@ -72,7 +72,7 @@ def icans(grade: int = 1) -> Resource:
             "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "active"}]},
             "severity": local(f"grade-{grade}"),
             "code": {"coding": [{"system": ICD10CM, "code": f"G92.0{grade}"}]},
-            "subject": {"reference": "Patient/p1"}}
+            "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2023-01-04"}
 
 
 def iec_hs() -> Resource:
@@ -82,7 +82,7 @@ def iec_hs() -> Resource:
             "severity": local("grade-3"),
             "code": {"coding": [{"system": CART_TOX, "code": "iec-hs"},
                                 {"system": ICD10CM, "code": "D76.1"}]},
-            "subject": {"reference": "Patient/p1"}}
+            "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2023-01-08"}
 
 
 def malignancy() -> Resource:
@@ -106,6 +106,7 @@ def lab() -> Resource:
             "extension": [day(3)], "status": "final",
             "category": [{"coding": [{"system": OBS_CATEGORY, "code": "laboratory"}]}],
             "code": {"coding": [{"system": LOINC, "code": "2276-4"}]}, "subject": {"reference": "Patient/p1"},
+            "effectiveDateTime": "2023-01-04",
             "valueQuantity": {"value": 487, "unit": "ng/mL", "system": UCUM, "code": "ng/mL"}}
 
 
@@ -113,7 +114,7 @@ def vital(code: dict[str, Any] | None = None, **value: Any) -> Resource:
     resource: Resource = {"resourceType": "Observation", "id": "temp", "meta": {"profile": [SD + "cart-vital-sign"]},
                           "extension": [day(1)], "status": "final",
                           "code": code or {"coding": [{"system": LOINC, "code": "8310-5"}]},
-                          "subject": {"reference": "Patient/p1"}}
+                          "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2023-01-02"}
     resource.update(value or {"valueQuantity": {"value": 39.5, "unit": "C", "system": UCUM, "code": "Cel"}})
     return resource
 
@@ -122,13 +123,15 @@ def grade_observation(value: int = 2) -> Resource:
     return {"resourceType": "Observation", "id": "g1", "meta": {"profile": [SD + "cart-toxicity-grade"]},
             "extension": [day(2), grading()], "status": "final", "code": local("crs-grade-astct"),
             "subject": {"reference": "Patient/p1"}, "focus": [{"reference": "Condition/crs1"}],
+            "effectiveDateTime": "2023-01-03",
             "valueInteger": value, "method": local("grade-reported")}
 
 
 def response(code: str = "disease-response", **value: Any) -> Resource:
     resource: Resource = {"resourceType": "Observation", "id": "resp",
                           "meta": {"profile": [SD + "cart-response-assessment"]}, "extension": [day(30)],
-                          "status": "final", "code": local(code), "subject": {"reference": "Patient/p1"}}
+                          "status": "final", "code": local(code), "subject": {"reference": "Patient/p1"},
+                          "effectiveDateTime": "2023-01-31"}
     resource.update(value or {"valueCodeableConcept": local("complete-response")})
     return resource
 

@@ -34,8 +34,16 @@ def _drop(path: list[Any]) -> Callable[[Resource], None]:
 
 
 def _treatment_period(resource: Resource) -> None:
-    del resource["effectiveDateTime"]
+    resource.pop("effectiveDateTime", None)
     resource["effectivePeriod"] = {"start": "2023-01-22", "_end": {"extension": [s.day(1)]}}
+
+
+def _course(resource: Resource) -> Resource:
+    """The treatment as a course from Day +21 to Day +23 (start and end dates with their days)."""
+    del resource["effectiveDateTime"]
+    resource["extension"] = [s.day(21)]
+    resource["effectivePeriod"] = {"start": "2023-01-22", "end": "2023-01-24", "_end": {"extension": [s.day(23)]}}
+    return resource
 
 
 def _no_day(resource: Resource) -> None:
@@ -52,7 +60,8 @@ CASES: list[Case] = [
     ("cart-infusion", "cart-4", s.infusion, _set(["extension", 0, "valueInteger"], 1)),
     ("cart-crs", "cart-5", s.crs, _set(["severity", "coding", 0, "code"], "grade-3")),
     ("cart-crs", "cart-5", s.crs, _set(["code", "coding", 0, "code"], "D89.839")),
-    ("cart-crs", "cart-5", s.crs, _drop(["severity"])),
+    ("cart-crs", "cart-5", s.crs, lambda r: r.update(code={"coding": [{"system": s.ICD10CM, "code": "D89.839"}]},
+                                                     severity=s.local("grade-2"))),
     ("cart-icans", "cart-6", s.icans, _set(["code", "coding", 0, "code"], "G92.02")),
     ("cart-icans", "cart-6", s.icans, _set(["code", "coding", 0, "code"], "G92.00")),
     ("cart-crs", "cart-7", s.crs, _set(["_abatementDateTime", "extension", 0, "valueInteger"], 1)),
@@ -93,6 +102,24 @@ CASES: list[Case] = [
      _set(["component", 2, "valueQuantity", "value"], 1.5)),
     ("cart-cohort-observation", "cart-19", s.cohort_observation, _drop(["component"])),
     ("cart-toxicity-treatment", "cart-21", s.treatment, _no_day),
+    ("cart-crs", "cart-21", s.crs, _set(["extension"], [s.grading()])),
+    ("cart-icans", "cart-21", s.icans, _set(["extension"], [s.grading()])),
+    ("cart-iec-hs", "cart-21", s.iec_hs, _set(["extension"], [s.grading("astct-2023-iec-hs")])),
+    ("cart-lab-observation", "cart-21", s.lab, _no_day),
+    ("cart-vital-sign", "cart-21", s.vital, _no_day),
+    ("cart-toxicity-grade", "cart-21", s.grade_observation, _set(["extension"], [s.grading()])),
+    ("cart-response-assessment", "cart-21", s.response, _no_day),
+    ("cart-cohort-observation", "cart-21", lambda: dict(s.cohort_observation(), extension=[s.day(180)],
+                                                        effectiveDateTime="2025-01-01"), _no_day),
+    ("cart-crs", "cart-22", s.crs, lambda r: r.pop("_abatementDateTime")),
+    ("cart-icans", "cart-22", lambda: dict(s.icans(), abatementDateTime="2023-01-06",
+                                           _abatementDateTime={"extension": [s.day(5)]}),
+     lambda r: r.update(_abatementDateTime={"extension": [s.grading()]})),
+    ("cart-iec-hs", "cart-22", lambda: dict(s.iec_hs(), abatementDateTime="2023-01-20",
+                                            _abatementDateTime={"extension": [s.day(19)]}),
+     lambda r: r.pop("_abatementDateTime")),
+    ("cart-toxicity-treatment", "cart-22",
+     lambda: _course(s.treatment()), lambda r: r["effectivePeriod"].pop("_end")),
 ]
 
 

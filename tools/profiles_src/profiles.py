@@ -46,6 +46,25 @@ def _inv_graded(src: str) -> dict[str, str]:
         f"severity.exists() implies {_ext(EXT_GRADING_SYSTEM)}.exists()", src)
 
 
+def _inv_dated(src: str, *date_paths: str) -> dict[str, str]:
+    """A resource that carries a calendar date also carries its day relative to infusion."""
+    dates = " | ".join(date_paths)
+    return constraint(
+        "cart-21", "A dated resource carries its day relative to CAR-T infusion (relative-day extension)",
+        f"({dates}).where(hasValue()).exists() implies {_ext(EXT_RELATIVE_DAY)}.exists()", src)
+
+
+def _inv_dated_end(src: str, end: str) -> dict[str, str]:
+    """The date that ends a period carries its own day relative to infusion."""
+    return constraint(
+        "cart-22", "An end date (abatement, end of period) carries its day relative to CAR-T infusion "
+                   "(relative-day extension on the element)",
+        f"{end}.where(hasValue()).exists() implies {end}.{_ext(EXT_RELATIVE_DAY)}.exists()", src)
+
+
+OBS_DATES = ("effective.ofType(dateTime)", "effective.ofType(instant)", "effective.ofType(Period).start")
+
+
 def _has_code(system: str, *codes: str) -> str:
     ors = " or ".join(f"code = '{c}'" for c in codes)
     return f"coding.where(system = '{system}' and ({ors})).exists()"
@@ -53,11 +72,11 @@ def _has_code(system: str, *codes: str) -> str:
 
 def _grade_match(src: str, key: str, prefix: str, unspecified: str, digit: int, name: str) -> dict[str, str]:
     return constraint(
-        key, f"The grade in the ICD-10-CM {name} code agrees with the severity grade; a grade-unspecified code "
-             f"({unspecified}) only when no severity is recorded",
+        key, f"A recorded severity grade agrees with the grade in the ICD-10-CM {name} code; a grade-unspecified "
+             f"code ({unspecified}) only when no severity is recorded",
         f"code.coding.where(system = '{ICD10CM}' and code.startsWith('{prefix}')).all(iif(code = '{unspecified}', "
-        f"%resource.severity.empty(), %resource.severity.coding.where(system = '{CART_TOX}').code contains "
-        f"('grade-' + code.substring({digit}, 1))))", src)
+        f"%resource.severity.empty(), %resource.severity.empty() or %resource.severity.coding.where(system = "
+        f"'{CART_TOX}').code contains ('grade-' + code.substring({digit}, 1))))", src)
 
 
 # -- common element groups -----------------------------------------------------------------------------
@@ -81,8 +100,9 @@ def patient() -> Resource:
                "A patient of a published CAR-T case report: sex, age at infusion (where the report gives only "
                "an age), the source publication, and death where reported. No identifying data.",
                "Patient of a CAR-T case report",
-               [constraint("cart-14", "Either a birth date or the age at infusion is given",
-                           f"birthDate.exists() or {_ext(EXT_AGE_AT_INFUSION)}.exists()", src)],
+               [constraint("cart-14", "Either a birth date or the age at infusion should be given (some reports "
+                                      "give neither)",
+                           f"birthDate.exists() or {_ext(EXT_AGE_AT_INFUSION)}.exists()", src, severity="warning")],
                [*extension_slices("Patient", [
                    ("sourcePublication", EXT_SOURCE_PUBLICATION, 1, "1", "DOI of the case report"),
                    ("ageAtInfusion", EXT_AGE_AT_INFUSION, 0, "1", "Age at CAR-T infusion")]),
@@ -129,10 +149,8 @@ def toxicity_treatment() -> Resource:
                            "reasonReference.all(resolve().empty() or resolve().where(resourceType = 'Condition' "
                            f"and code.coding.where({toxicity}).exists()).exists())", src),
                 _inv_period(src, "effective.ofType(Period).end"),
-                constraint("cart-21", "The day of the administration relative to infusion is given (relative-day), "
-                                      "unless its time is recorded as unknown (data-absent-reason on effective[x])",
-                           f"{_ext(EXT_RELATIVE_DAY)}.exists() or effective.extension.where(url = "
-                           "'http://hl7.org/fhir/StructureDefinition/data-absent-reason').exists()", src)],
+                _inv_dated(src, "effective.ofType(dateTime)", "effective.ofType(Period).start"),
+                _inv_dated_end(src, "effective.ofType(Period).end")],
                [*extension_slices("MedicationAdministration", [
                    ("relativeDay", EXT_RELATIVE_DAY, 0, "1", "Day of the (first) administration")]),
                 el("MedicationAdministration.medication[x]", type=[{"code": "CodeableConcept"}], mustSupport=True,
@@ -158,9 +176,11 @@ def _toxicity_condition(rid: str, name: str, title: str, description: str, code_
                         ) -> Resource:
     src = SD + rid
     return _sd(rid, "Condition", name, title, description, title,
-               [*invariants, _inv_graded(src), _inv_period(src, "abatement")],
+               [*invariants, _inv_graded(src), _inv_period(src, "abatement"),
+                _inv_dated(src, "onset.ofType(dateTime)", "onset.ofType(Period).start"),
+                _inv_dated_end(src, "abatement.ofType(dateTime)")],
                [*extension_slices("Condition", [
-                   ("relativeDay", EXT_RELATIVE_DAY, 1, "1", "Day of onset"),
+                   ("relativeDay", EXT_RELATIVE_DAY, 0, "1", "Day of onset"),
                    ("gradingSystem", EXT_GRADING_SYSTEM, 0, "1", "Grading system of the severity grade")]),
                 el("Condition.clinicalStatus", mustSupport=True),
                 el("Condition.severity", short="Toxicity grade (1-5)", mustSupport=True,
@@ -217,11 +237,12 @@ def malignancy() -> Resource:
 
 
 def _observation(rid: str, name: str, title: str, description: str, invariants: list[dict[str, str]],
-                 elements: list[Element], relative_day_min: int = 1, subject: Element | None = None,
+                 elements: list[Element], relative_day_min: int = 0, subject: Element | None = None,
                  grading: bool = False) -> Resource:
     slices = [("relativeDay", EXT_RELATIVE_DAY, relative_day_min, "1", "Day relative to CAR-T infusion")]
     if grading:
         slices.append(("gradingSystem", EXT_GRADING_SYSTEM, 1, "1", "Grading system of the grade"))
+    invariants = [*invariants, _inv_dated(SD + rid, *OBS_DATES)]
     return _sd(rid, "Observation", name, title, description, title, invariants,
                [*extension_slices("Observation", slices),
                 el("Observation.status", mustSupport=True),
@@ -315,7 +336,7 @@ def observations() -> list[Resource]:
              el("Observation.value[x]", min=1, type=[{"code": "integer"}], mustSupport=True),
              el("Observation.method", mustSupport=True,
                 binding=binding("extensible", VS + "grade-derivation", "Reported or computed"))],
-            grading=True),
+            relative_day_min=1, grading=True),
         _observation(
             "cart-response-assessment", "CarTResponseAssessment", "Response assessment",
             "The response of the malignancy after CAR-T therapy on a day relative to infusion: overall response "
@@ -325,16 +346,18 @@ def observations() -> list[Resource]:
                         f"({_is('disease-response')} and value.exists()) implies value.ofType(CodeableConcept)."
                         + _has_code(CART_TOX, "complete-response", "partial-response", "stable-disease",
                                     "progressive-disease"), response),
-             constraint("cart-17", "An MRD result is a percentage (UCUM %) or MRD positive/negative",
+             constraint("cart-17", "An MRD result is a percentage (UCUM %), MRD positive/negative, or the text "
+                                   "as reported (e.g. '~0.05 %')",
                         f"(code.{_has_code(CART_TOX, 'mrd-flow', 'mrd-ngs')} and value.exists()) implies "
                         f"(value.ofType(Quantity).all(system = '{UCUM}' and code = '%') and "
-                        "value.ofType(Quantity).exists()) or value.ofType(CodeableConcept)."
-                        + _has_code(CART_TOX, "mrd-positive", "mrd-negative"), response)],
+                        "value.ofType(Quantity).exists()) or value.ofType(string).exists() or "
+                        "value.ofType(CodeableConcept)." + _has_code(CART_TOX, "mrd-positive", "mrd-negative"),
+                        response)],
             [el("Observation.code", mustSupport=True,
                 binding=binding("required", VS + "response-assessment-codes", "Response assessments")),
              el("Observation.focus", type=reference(SD + "cart-malignancy"), mustSupport=True),
              el("Observation.value[x]", mustSupport=True,
-                type=[{"code": "CodeableConcept"}, {"code": "Quantity"}, {"code": "boolean"}],
+                type=[{"code": "CodeableConcept"}, {"code": "Quantity"}, {"code": "boolean"}, {"code": "string"}],
                 binding=binding("extensible", VS + "response-values", "Response results")),
              el("Observation.method", mustSupport=True)]),
         _observation(
@@ -350,11 +373,12 @@ def observations() -> list[Resource]:
                         "value.exists() or component.exists()", cohort_obs)],
             [el("Observation.code", mustSupport=True,
                 binding=binding("required", VS + "cohort-observation-codes", "Cohort observation codes")),
-             el("Observation.value[x]", type=[{"code": "Quantity"}], mustSupport=True),
+             el("Observation.value[x]", mustSupport=True,
+                type=[{"code": "Quantity"}, {"code": "string"}, {"code": "CodeableConcept"}]),
              el("Observation.component", mustSupport=True),
              el("Observation.component.code",
                 binding=binding("required", VS + "cohort-statistics", "Cohort statistics")),
-             el("Observation.component.value[x]", type=[{"code": "Quantity"}])],
+             el("Observation.component.value[x]", type=[{"code": "Quantity"}, {"code": "string"}])],
             relative_day_min=0,
             subject=el("Observation.subject", min=1, type=reference(SD + "cart-cohort"), mustSupport=True)),
     ]
@@ -371,7 +395,7 @@ def cohort() -> Resource:
                    ("targetAntigen", EXT_TARGET_ANTIGEN, 0, "*", "Target antigen(s) of the CAR-T products")]),
                 el("Group.type", fixedCode="person"),
                 el("Group.actual", fixedBoolean=True),
-                el("Group.code", min=1, patternCodeableConcept={"coding": [{"system": CART_TOX,
+                el("Group.code", patternCodeableConcept={"coding": [{"system": CART_TOX,
                                                                             "code": "cart-cohort"}]}),
                 el("Group.quantity", min=1, mustSupport=True),
                 el("Group.characteristic", mustSupport=True),

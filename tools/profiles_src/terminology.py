@@ -127,6 +127,9 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
          "Overall response of the malignancy at a time point after CAR-T infusion."),
         ("cart-persistence", "CAR-T cell persistence",
          "Whether CAR-T cells remain detectable in the patient (flow cytometry or PCR) at a time point."),
+        ("bm-leukemia-burden", "Leukemia burden in bone marrow",
+         "Leukemic blasts in bone marrow as a percentage of cells (morphology or flow cytometry) at a time point "
+         "before or after CAR-T infusion."),
         ("b-cell-aplasia", "B-cell aplasia", "Absence of B cells in blood, a pharmacodynamic marker of CD19 "
          "CAR-T activity."),
         ("complete-response", "Complete response", "Complete response/remission of the malignancy."),
@@ -371,7 +374,8 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                    [_local([c for c, _, _ in GROUPS["routes"][2]])]),
         _value_set("response-assessment-codes", "ResponseAssessmentCodes", "Response assessments",
                    "What a response assessment Observation measures: overall response, MRD, B-cell aplasia.",
-                   [_local(["disease-response", "mrd-flow", "mrd-ngs", "b-cell-aplasia", "cart-persistence"])]),
+                   [_local(["disease-response", "mrd-flow", "mrd-ngs", "bm-leukemia-burden", "b-cell-aplasia",
+                            "cart-persistence"])]),
         _value_set("response-values", "ResponseValues", "Response results",
                    "Results of a response assessment: CR, PR, SD, PD; MRD positive/negative.",
                    [_local(["complete-response", "partial-response", "stable-disease", "progressive-disease",
