@@ -30,6 +30,7 @@ EXT_AGE = f"{SD}age-at-infusion"
 EXT_CONSTRUCT = f"{SD}car-construct"
 EXT_TARGET = f"{SD}target-antigen"
 EXT_GRADING_SYSTEM = f"{SD}grading-system"
+EXT_DOSE_FREQUENCY = f"{SD}dose-frequency"
 DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
@@ -62,8 +63,9 @@ def _local(code: str) -> dict[str, Any]:
     return {"coding": [terminology.resolve(terminology.LOCAL_PREFIX + code)[0].coding()]}
 
 
-def _concept(key: str, text: str | None = None) -> dict[str, Any]:
-    concept: dict[str, Any] = {"coding": [c.coding() for c in terminology.resolve(key)]}
+def _concept(key: str | list[str], text: str | None = None) -> dict[str, Any]:
+    keys = [key] if isinstance(key, str) else key
+    concept: dict[str, Any] = {"coding": [c.coding() for k in keys for c in terminology.resolve(k)]}
     if text:
         concept["text"] = text
     return concept
@@ -79,6 +81,36 @@ def _quantity(value: float, unit: str, comparator: str | None = None) -> dict[st
 
 def _number_text(value: float) -> str:
     return str(value)
+
+
+ROUTES = {"IV": "intravenous", "oral": "oral", "SC": "subcutaneous"}
+_WORD_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "six": 6, "eight": 8, "twelve": 12}
+
+
+def _timing(frequency: str | None) -> dict[str, Any] | None:
+    """A Timing for the frequencies reports use ('every 6 hours', 'twice daily', 'daily'); None for others."""
+    if not frequency:
+        return None
+    words = frequency.lower().replace("hrs", "hours").split()
+    if len(words) >= 3 and words[0] == "every" and words[2].startswith("hour"):
+        n = _WORD_NUMBERS.get(words[1]) or (int(words[1]) if words[1].isdigit() else None)
+        if n:
+            return {"repeat": {"frequency": 1, "period": n, "periodUnit": "h"}}
+    table = {"twice daily": 2, "once daily": 1, "daily": 1, "three times daily": 3}
+    if frequency.lower() in table:
+        return {"repeat": {"frequency": table[frequency.lower()], "period": 1, "periodUnit": "d"}}
+    return None
+
+
+def _severity(item: dict[str, Any]) -> dict[str, Any] | None:
+    """The grade carried by a CRS/ICANS condition's ICD-10-CM code (D89.83N, G92.0N), as the Condition severity."""
+    if item["kind"] not in ("crs", "icans") or not item.get("key"):
+        return None
+    for key in item["key"]:
+        for code in terminology.resolve(key):
+            if code.code[:-1] in ("D89.83", "G92.0") and code.code[-1] in "12345":
+                return _local(f"grade-{code.code[-1]}")
+    return None
 
 
 class CaseBuilder:
@@ -136,9 +168,12 @@ class CaseBuilder:
         extensions: list[dict[str, Any]] = [{"url": EXT_SOURCE, "valueString": source["doi"]}]
         if patient.get("age"):
             age = patient["age"]
-            extensions.append({"url": EXT_AGE, "valueAge": {
-                "value": age["value"], "unit": "years" if age["unit"] == "a" else "months",
-                "system": terminology.UCUM, "code": age["unit"]}})
+            value_age: dict[str, Any] = {"value": age["value"]}
+            if age.get("comparator"):
+                value_age["comparator"] = age["comparator"]
+            value_age.update({"unit": "years" if age["unit"] == "a" else "months", "system": terminology.UCUM,
+                              "code": age["unit"]})
+            extensions.append({"url": EXT_AGE, "valueAge": value_age})
         resource: dict[str, Any] = {
             "resourceType": "Patient",
             "meta": {"profile": [f"{SD}cart-patient"]},
@@ -149,9 +184,8 @@ class CaseBuilder:
         }
         outcome = self.t.get("outcome")
         if outcome and outcome["status"] == "died":
-            if outcome.get("day") is not None:
+            if outcome.get("day") is not None:  # the day itself is in the narrative (relative-day has no Patient context)
                 resource["deceasedDateTime"] = self.date(outcome["day"])
-                resource["_deceasedDateTime"] = {"extension": [self.day_ext(outcome["day"])]}
             else:
                 resource["deceasedBoolean"] = True
         self.add("patient", resource)
@@ -185,17 +219,20 @@ class CaseBuilder:
         resource: dict[str, Any] = {
             "resourceType": "Group",
             "meta": {"profile": [f"{SD}cart-cohort"]},
-            "text": self.narrative([f"{self.t['title']}.", *cohort["characteristics"],
+            "text": self.narrative([f"{self.t['title']}.", *(c["text"] for c in cohort["characteristics"]),
                                     f"Source: {source['citation']} doi:{source['doi']}"]),
             "extension": [{"url": EXT_SOURCE, "valueString": source["doi"]}],
             "identifier": [{"system": CASE_IDENTIFIER, "value": self.case}],
             "type": "person",
-            "actual": False,
+            "actual": True,  # real patients, not a definition; members are not enumerated (no individual data)
+            "code": _local("cart-cohort"),
             "name": cohort["name"],
             "quantity": cohort["size"],
             "characteristic": [
-                {"code": {"text": "inclusion criterion"}, "valueCodeableConcept": {"text": text}, "exclude": False}
-                for text in cohort["characteristics"]
+                {"code": _concept(c["code"]),
+                 "valueCodeableConcept": _concept(c["value"], c["text"]) if c.get("value") else {"text": c["text"]},
+                 "exclude": False}
+                for c in cohort["characteristics"]
             ],
         }
         if cohort.get("product"):
@@ -212,7 +249,7 @@ class CaseBuilder:
             "resourceType": "MedicationAdministration",
             "meta": {"profile": [f"{SD}cart-infusion"]},
             "extension": [
-                {"url": EXT_CONSTRUCT, "valueString": infusion["construct"]},
+                {"url": EXT_CONSTRUCT, "valueCodeableConcept": _concept(infusion["product"], infusion["construct"])},
                 {"url": EXT_TARGET, "valueCodeableConcept": _concept(infusion["target"])},
             ],
             "status": "completed",
@@ -240,10 +277,13 @@ class CaseBuilder:
                                "valueCodeableConcept": _local(GRADING_SYSTEM_CODES[item["grading_system"]])})
         if extensions:
             resource["extension"] = extensions
+        severity = _severity(item)
         ended = item.get("abatement") is not None or item.get("abatement_text")
         if ended:
             resource["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": "resolved"}]}
         resource["verificationStatus"] = {"coding": [{"system": CONDITION_VERIFICATION, "code": item["verification"]}]}
+        if severity:
+            resource["severity"] = severity
         resource["code"] = _concept(item["key"], item["text"]) if item.get("key") else {"text": item["text"]}
         resource["subject"] = self.subject
         if item.get("onset") is not None:
@@ -325,7 +365,7 @@ class CaseBuilder:
         elif item.get("boolean") is not None:
             resource["valueBoolean"] = item["boolean"]
         elif item.get("code") is not None:
-            resource["valueCodeableConcept"] = _concept(item["code"])
+            resource["valueCodeableConcept"] = _concept(item["code"], item.get("code_text"))
         if item.get("components"):
             resource["component"] = [
                 {"code": _concept(c["key"]), "valueQuantity": _quantity(c["value"], c["unit"], c.get("comparator"))}
@@ -352,11 +392,11 @@ class CaseBuilder:
             vital("hypotension", _local("hypotension"), {"valueBoolean": inputs["hypotension"]})
         if inputs.get("vasopressors"):
             v = inputs["vasopressors"]
-            quantity: dict[str, Any] = {"value": v["count"]}
-            if v.get("at_least"):
-                quantity["comparator"] = ">="
+            # an exact count is an integer; "multiple" is a Quantity (UCUM '1') with comparator >=
+            value = ({"valueQuantity": {"value": v["count"], "comparator": ">=", "unit": "1", "system": terminology.UCUM, "code": "1"}}
+                     if v.get("at_least") else {"valueInteger": v["count"]})
             extra = {"note": self.notes(f"Timing as reported: {when}" if when else None, note, v.get("text"))} if v.get("text") else None
-            vital("vasopressors", _local("vasopressor-count"), {"valueQuantity": quantity}, extra)
+            vital("vasopressors", _local("vasopressor-count"), value, extra)
         if inputs.get("oxygen"):
             o = inputs["oxygen"]
             value = _local(OXYGEN_CODES[o["support"]])
@@ -375,7 +415,7 @@ class CaseBuilder:
                 continue
             word = inputs[name]
             local = values.get(word)
-            value = _local(local) if local and local in terminology.LOCAL_CODES else {}
+            value = _local(local) if local and local in terminology.project_codes() else {}
             value["text"] = word.replace("_", " ")
             vital(name, _local(code), {"valueCodeableConcept": value})
 
@@ -413,15 +453,20 @@ class CaseBuilder:
         else:  # the report gives no day: say so rather than guess one
             resource["effectivePeriod"] = {"extension": [{"url": DATA_ABSENT, "valueCode": "unknown"}]}
         if drug.get("reason"):
-            resource["reasonReference"] = [self.conditions[drug["reason"]]]
+            resource["reasonReference"] = [self.conditions[r] for r in drug["reason"]]
         if drug.get("reason_text"):
             resource["reasonCode"] = [{"text": drug["reason_text"]}]
-        notes = self.notes(f"Timing as reported: {when}" if when else None,
+        dosage = self.dosage(drug)
+        # R4 mad-1: a dosage has a dose or a rate; without one, what the report says goes into a note
+        as_reported = None
+        if dosage and "dose" not in dosage and "rateQuantity" not in dosage:
+            as_reported = f"As reported: {dosage['text']}" if dosage.get("text") else None
+            dosage = {}
+        notes = self.notes(f"Timing as reported: {when}" if when else None, as_reported,
                            f"Until: {drug['until_text']}" if drug.get("until_text") else None,
                            drug.get("note") if drug["status"] != "not-done" else None)
         if notes:
             resource["note"] = notes
-        dosage = self.dosage(drug)
         if dosage:
             resource["dosage"] = dosage
         self.add(key, resource, day)
@@ -438,10 +483,15 @@ class CaseBuilder:
             words.append(drug["frequency"])
         if drug.get("count"):
             words.append(f"{drug['count']} administration{'s' if drug['count'] > 1 else ''} that day")
+        if drug.get("route"):
+            words.append(f"route {ROUTES[drug['route']]}")
         if words:
             dosage["text"] = ", ".join(words)
+        timing = _timing(drug.get("frequency"))
+        if timing:
+            dosage["extension"] = [{"url": EXT_DOSE_FREQUENCY, "valueTiming": timing}]
         if drug.get("route"):
-            dosage["route"] = {"text": {"IV": "intravenous", "oral": "oral", "SC": "subcutaneous"}[drug["route"]]}
+            dosage["route"] = _local(ROUTES[drug["route"]])
         if drug.get("dose") is not None:
             quantity = _quantity(drug["dose"], drug["unit"])
             if drug["unit"].endswith("/min"):
@@ -465,7 +515,7 @@ class CaseBuilder:
             else:
                 resource["performedDateTime"] = self.date(day)
         if item.get("reason"):
-            resource["reasonReference"] = [self.conditions[item["reason"]]]
+            resource["reasonReference"] = [self.conditions[r] for r in item["reason"]]
         notes = self.notes(f"Timing as reported: {when}" if when else None,
                            f"Until: {item['until_text']}" if item.get("until_text") else None, item.get("note"))
         if notes:
@@ -511,10 +561,8 @@ class CaseBuilder:
             else:
                 resource["valueString"] = item["text"]
         if item.get("p"):
-            p = {"value": item["p"]["value"]}
-            if item["p"].get("comparator"):
-                p["comparator"] = item["p"]["comparator"]
-            components.append({"code": _local("p-value"), "valueQuantity": p})
+            components.append({"code": _local("p-value"),
+                               "valueQuantity": _quantity(item["p"]["value"], "1", item["p"].get("comparator"))})
         if item.get("ci95"):
             low, high = item["ci95"]
             components.append({"code": _local("ci95-lower"), "valueQuantity": _quantity(low, unit)})

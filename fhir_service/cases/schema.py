@@ -62,6 +62,25 @@ class Key(fields.String):
         return text
 
 
+class Keys(fields.Field):
+    """One key or a list of keys (their codings go into one CodeableConcept)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        items = value if isinstance(value, list) else [value]
+        key = Key()
+        return [key.deserialize(item) for item in items]
+
+
+class Refs(fields.Field):
+    """One condition id or a list of them."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> list[str]:
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) and item for item in items):
+            raise ValidationError("a condition id, or a list of condition ids")
+        return items
+
+
 class Decimal(fields.Number):
     """A number as written (int stays int, 6.0 stays 6.0); booleans are refused."""
 
@@ -106,6 +125,7 @@ class AnchorSchema(Strict):
 class AgeSchema(Strict):
     value = Decimal(required=True, validate=validate.Range(min=0, max=120))
     unit = fields.String(required=True, validate=validate.OneOf(["a", "mo"]))
+    comparator = fields.String(validate=validate.OneOf(COMPARATORS))  # "adult": >= 18 a
 
 
 class PatientSchema(Strict):
@@ -115,17 +135,23 @@ class PatientSchema(Strict):
     description = fields.String()
 
 
+class CharacteristicSchema(Strict):
+    code = Key(required=True)  # what is described: cart-tox:age-group, cart-tox:prior-therapy, ...
+    value = Key()
+    text = fields.String(required=True)
+
+
 class CohortSchema(Strict):
     name = fields.String(required=True)
     size = fields.Integer(required=True, validate=validate.Range(min=1))
-    characteristics = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    characteristics = fields.List(fields.Nested(CharacteristicSchema), required=True, validate=validate.Length(min=1))
     product = Key()
 
 
 class ConditionSchema(Strict):
     id = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]*$"))
     kind = fields.String(required=True, validate=validate.OneOf(CONDITION_KINDS))
-    key = Key()
+    key = Keys()
     text = fields.String(required=True)
     onset = fields.Integer()
     onset_text = fields.String()
@@ -198,6 +224,7 @@ class ObservationSchema(Strict):
     text = fields.String()
     boolean = fields.Boolean()
     code = Key()
+    code_text = fields.String()  # the report's words for a coded value ("~0.05% PB MRD signal")
     components = fields.List(fields.Nested(ComponentSchema))
     method = fields.String()
     specimen = fields.String()
@@ -265,7 +292,7 @@ class DrugSchema(Strict):
     count = fields.Integer(validate=validate.Range(min=1))  # administrations on that day, when stated
     until = fields.Integer()  # last day of a course
     until_text = fields.String()
-    reason = fields.String()  # condition id
+    reason = Refs()  # condition id(s)
     reason_text = fields.String()
     note = fields.String()
 
@@ -287,7 +314,7 @@ class ProcedureSchema(Strict):
     text = fields.String(required=True)
     until = fields.Integer()
     until_text = fields.String()
-    reason = fields.String()
+    reason = Refs()
     note = fields.String()
 
 
@@ -409,8 +436,8 @@ class TimelineSchema(Strict):
         known = set(ids)
         for d_index, day in enumerate(data.get("days", [])):
             refs = [("grades", i, g.get("condition")) for i, g in enumerate(day.get("grades", []))]
-            refs += [("drugs", i, g.get("reason")) for i, g in enumerate(day.get("drugs", []))]
-            refs += [("procedures", i, g.get("reason")) for i, g in enumerate(day.get("procedures", []))]
+            refs += [("drugs", i, r) for i, g in enumerate(day.get("drugs", [])) for r in g.get("reason") or []]
+            refs += [("procedures", i, r) for i, g in enumerate(day.get("procedures", [])) for r in g.get("reason") or []]
             for section, index, ref in refs:
                 if ref and ref not in known:
                     errors.setdefault(f"days[{d_index}].{section}[{index}]", []).append(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import json
 import functools
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +34,10 @@ class Code:
         return {"system": self.system, "code": self.code, "display": self.display}
 
 
-# The project CodeSystem concepts these timelines use: code -> (display, UCUM unit or "").
-# Kept in step with profiles/CodeSystem-cart-tox.json (owned by the profiles engineer); tests/cases checks that
-# every code used in bundles/ is defined there.
+# Fallback list of the project CodeSystem concepts these timelines use: code -> (display, UCUM unit or "").
+# The CodeSystem itself is profiles/CodeSystem-cart-tox.json (owned by the profiles engineer): when it is there, a
+# code must be defined in it and its display is used, so that bundles and the IG never disagree. The unit is ours:
+# it is what a value of that concept is checked against.
 LOCAL_CODES: dict[str, tuple[str, str]] = {
     # measurements without a LOINC code (codes.csv caveat 6)
     "ice-score": ("Immune effector cell-associated encephalopathy (ICE) score", "{score}"),
@@ -44,7 +46,6 @@ LOCAL_CODES: dict[str, tuple[str, str]] = {
     "cart-vcn": ("CAR transgene vector copy number in blood", "{copies}/ug"),
     "mrd-flow": ("Minimal residual disease by flow cytometry", "%"),
     "mrd-ngs": ("Minimal residual disease by next-generation sequencing", "%"),
-    "bm-leukemia-burden": ("Leukemia burden in bone marrow (% of cells)", "%"),
     "cxcl10": ("CXCL10 (IP-10) in serum or plasma", "pg/mL"),
     # toxicity grades (Observation.code) and the grading systems they were assessed with
     "crs-grade-astct": ("CRS grade (ASTCT consensus)", ""),
@@ -89,6 +90,15 @@ LOCAL_CODES: dict[str, tuple[str, str]] = {
     "cart-persistence": ("CAR-T cell persistence", ""),
     # conditions without a standard code
     "iec-hs": ("Immune effector cell-associated HLH-like syndrome (IEC-HS)", ""),
+    "hgbl": ("High-grade B-cell lymphoma", ""),
+    "mcrpc": ("Metastatic castration-resistant prostate cancer", ""),
+    "ph-like-b-all": ("Ph-like B-cell acute lymphoblastic leukemia", ""),
+    # severity of a toxicity Condition, and whether a grade was reported or computed
+    "grade-1": ("Grade 1", ""), "grade-2": ("Grade 2", ""), "grade-3": ("Grade 3", ""), "grade-4": ("Grade 4", ""),
+    "grade-5": ("Grade 5", ""),
+    "grade-reported": ("Grade as reported", ""),
+    # routes
+    "intravenous": ("Intravenous", ""), "oral": ("Oral", ""), "subcutaneous": ("Subcutaneous", ""),
     # CAR-T products and target antigens (no RxNorm codes confirmed)
     "tisagenlecleucel": ("tisagenlecleucel", ""),
     "axicabtagene-ciloleucel": ("axicabtagene ciloleucel", ""),
@@ -103,10 +113,15 @@ LOCAL_CODES: dict[str, tuple[str, str]] = {
     "emapalumab": ("emapalumab", ""),
     "angiotensin-ii": ("angiotensin II", ""),
     "rimiducid": ("rimiducid", ""),
-    # cohort statistics (aggregate Observations about a Group)
+    # cohort description and statistics (aggregate Observations about a Group)
+    "cart-cohort": ("CAR-T treated cohort", ""),
+    "age-group": ("Age group", ""),
+    "pediatric": ("Pediatric", ""),
+    "prior-therapy": ("Prior toxicity-directed therapy", ""),
+    "high-grade-crs": ("High-grade cytokine release syndrome", ""),
     "mean-before": ("Mean before intervention", ""),
     "mean-after": ("Mean after intervention", ""),
-    "p-value": ("p-value", ""),
+    "p-value": ("p-value", "1"),
     "event-free-survival-rate": ("Event-free survival rate", "%"),
     "overall-survival-rate": ("Overall survival rate", "%"),
     "median-event-free-survival": ("Median event-free survival", "mo"),
@@ -125,6 +140,7 @@ UNIT_DIMENSIONS: dict[str, frozenset[str]] = {
     "substance concentration": frozenset({"mmol/L", "umol/L"}),
     "acidity": frozenset({"[pH]"}),
     "fraction": frozenset({"%"}),
+    "dimensionless": frozenset({"1"}),
     "temperature": frozenset({"Cel", "[degF]"}),
     "pressure": frozenset({"mm[Hg]"}),
     "flow": frozenset({"L/min"}),
@@ -149,6 +165,26 @@ UNIT_HINTS: dict[str, str] = {
     "mcg/min": "ug/min", "L/min ": "L/min", "l/min": "L/min", "mmHg": "mm[Hg]", "u/l": "U/L", "IU/L": "U/L",
     "months": "mo", "years": "a", "yr": "a",
 }
+
+
+PROFILES_CODESYSTEM = Path(__file__).resolve().parents[2] / "profiles" / "CodeSystem-cart-tox.json"
+
+
+@functools.lru_cache(maxsize=1)
+def project_codes() -> dict[str, str]:
+    """code -> display of the project CodeSystem (profiles/), or of the fallback list when it is absent."""
+    if not PROFILES_CODESYSTEM.is_file():
+        return {code: display for code, (display, _) in LOCAL_CODES.items()}
+    codes: dict[str, str] = {}
+
+    def walk(concepts: list[dict]) -> None:
+        for concept in concepts:
+            if not concept["code"].startswith("_"):  # grouping concepts (_assessments, ...) are not for data
+                codes[concept["code"]] = concept.get("display", concept["code"])
+            walk(concept.get("concept", []))
+
+    walk(json.loads(PROFILES_CODESYSTEM.read_text(encoding="utf-8")).get("concept", []))
+    return codes
 
 
 def unit_dimension(unit: str) -> str | None:
@@ -198,14 +234,16 @@ def resolve(key: str) -> tuple[Code, ...]:
     """The codes a timeline key stands for; raises UnknownKey with a helpful message."""
     if key.startswith(LOCAL_PREFIX):
         code = key[len(LOCAL_PREFIX):]
-        if code not in LOCAL_CODES:
-            close = difflib.get_close_matches(code, list(LOCAL_CODES), n=3, cutoff=0.7)
+        known = project_codes()
+        if code not in known:
+            close = difflib.get_close_matches(code, list(known), n=3, cutoff=0.7)
             raise UnknownKey(
-                f"unknown project code {key!r}" + (f"; did you mean {' or '.join(LOCAL_PREFIX + c for c in close)}?" if close
-                                                   else f"; known: {', '.join(sorted(LOCAL_CODES))}")
+                f"unknown project code {key!r}: not in the CodeSystem {CART_TOX}"
+                + (f"; did you mean {' or '.join(LOCAL_PREFIX + c for c in close)}?" if close
+                   else " (ask the profiles owner to add it, or use text)")
             )
-        display, unit = LOCAL_CODES[code]
-        return (Code(CART_TOX, code, display, unit),)
+        unit = LOCAL_CODES.get(code, ("", ""))[1]
+        return (Code(CART_TOX, code, known[code], unit),)
     concept, _, pick = key.partition("@")
     table = verified_codes()
     codes = table.get(concept)
