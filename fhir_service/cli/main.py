@@ -13,6 +13,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "load": ("fhir_service.cli.load", "load Bundles and resources into a store, idempotently"),
     "profiles": ("fhir_service.cli.profiles", "generate snapshots of a FHIR package's profiles, or check them"),
     "cases": ("fhir_service.cli.cases", "build the case Bundles in bundles/ from their timelines"),
+    "transform": ("fhir_service.cli.transform", "reshape Bundles: to transaction, re-dated, R4<->R5, to tables"),
 }
 
 EXIT_USAGE = 2
