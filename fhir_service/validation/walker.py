@@ -62,6 +62,7 @@ class Walk:
         self.bindings = bindings
         self._seen: set[tuple] = set()
         self.secondary = False  # a later profile's walk: nested resources were already validated
+        self.too_deep = False
 
     # -- issues ------------------------------------------------------------------------------------------
     def issue(self, severity: str, code: str, message: str, expression: str, location: Location,
@@ -166,6 +167,7 @@ class Walk:
         if depth > MAX_DEPTH:
             self.issue("error", "too-costly", f"The content is nested too deeply (more than {MAX_DEPTH} levels)",
                        expr, loc)
+            self.too_deep = True  # the enclosing elements' FHIRPath invariants would recurse as deep: skip them
             return
         if code is None and len(elem.types) == 1:
             code = elem.types[0].code
@@ -492,6 +494,8 @@ class Walk:
     # -- invariants ----------------------------------------------------------------------------------------
     def invariants(self, val: Any, own: Iterable[Constraint], type_level: Iterable[Constraint], expr: str,
                    loc: Location, frame: ResourceFrame, context_type: str | None, is_resource: bool) -> None:
+        if self.too_deep:
+            return
         done: set[str] = set()
         for group in (own, type_level):
             for c in group:
