@@ -6,6 +6,8 @@ that have issues. So a `SourceMap` keeps the text and answers a batch of locatio
 scan of the tokens (a regex tokenizer, no recursion, so 10,000-deep nesting is no problem) that follows only the
 branches of a trie of the wanted locations. The first scan, at construction, finds what the parsed value cannot
 show any more: duplicate keys in an object (orjson keeps the last one silently; FHIR JSON forbids them).
+Small texts (up to FULL_MAP_LIMIT characters) are mapped completely on the first lookup instead, so that callers
+that look issues up one at a time (the HTTP server) pay for one scan, not one per issue.
 
 Positions are 1-based characters, like the HL7 Java validator: the column of a property's name (its opening
 quote) for a key of an object, the column of the value for an array item and for the root. A location that does
@@ -56,12 +58,32 @@ class _Trie:
             node[None] = True
 
 
+class _Everything(dict):
+    """A trie node that wants every location below it (used to map a small text completely)."""
+
+    def get(self, key, default=None):  # type: ignore[no-untyped-def, override]
+        return self
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+
+class _AllTrie:
+    root = _Everything()
+
+
+# Texts up to this many characters are mapped completely on the first lookup, so that looking issues up one at a
+# time stays cheap; larger texts are scanned for the wanted locations only (memory stays proportional to them).
+FULL_MAP_LIMIT = 2_000_000
+
+
 class SourceMap:
     """Positions of properties and values in one JSON text (see the module docstring for why it is lazy)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._cache: dict[Location, tuple[int, int]] = {}
+        self._full: dict[Location, tuple[int, int]] | None = None
         self.duplicates: list[DuplicateKey] = []
         self.max_depth = 0
         self._scan_duplicates()
@@ -139,8 +161,12 @@ class SourceMap:
         wanted = [tuple(loc) for loc in locations]
         missing = [loc for loc in wanted if loc not in self._cache]
         if missing:
-            ancestors = {loc[:cut] for loc in missing for cut in range(len(loc) + 1)}
-            exact = self._scan_for(_Trie(ancestors))
+            if self._full is None and len(self.text) <= FULL_MAP_LIMIT:
+                self._full = self._scan_for(_AllTrie())  # type: ignore[arg-type]
+            if self._full is not None:
+                exact = self._full
+            else:
+                exact = self._scan_for(_Trie({loc[:cut] for loc in missing for cut in range(len(loc) + 1)}))
             for loc in missing:
                 for cut in range(len(loc), -1, -1):
                     hit = exact.get(loc[:cut])

@@ -21,6 +21,14 @@ TEXT = """{
 }"""
 
 
+@pytest.fixture(params=["full map", "targeted scan"], autouse=True)
+def scan_mode(request, monkeypatch) -> str:
+    """Every source-map test runs both ways: a small text mapped completely, and a large text's targeted scan."""
+    if request.param == "targeted scan":
+        monkeypatch.setattr("fhir_service.validation.source_map.FULL_MAP_LIMIT", 0)
+    return request.param
+
+
 class TestSourceMap:
     @pytest.mark.parametrize("location, position", [
         ((), (1, 1)),
@@ -68,9 +76,12 @@ class TestSourceMap:
 
     def test_ten_thousand_levels_deep_needs_no_recursion(self) -> None:
         text = '{"a": ' + "[" * 10_000 + "1" + "]" * 10_000 + "}"
-        source_map = SourceMap(text)
-        assert source_map.max_depth == 10_001
-        assert source_map.lookup(("a",) + (0,) * 9_999) == (1, 10_006)
+        assert SourceMap(text).max_depth == 10_001
+
+    def test_positions_deep_down(self) -> None:
+        # orjson parses up to 1024 levels: the deepest text a lookup is ever asked about
+        text = '{"a": ' + "[" * 1_000 + "1" + "]" * 1_000 + "}"
+        assert SourceMap(text).lookup(("a",) + (0,) * 1_000) == (1, 1_007)
 
     def test_position_map_falls_back_like_the_source_map(self) -> None:
         positions = PositionMap({(): (1, 1), ("name",): (3, 4)})
