@@ -149,7 +149,8 @@ def make_resolver(bundle: Resource) -> Callable[[str, str | None], Resource | No
     """A function (reference, referring entry's fullUrl) -> the resource it points to inside `bundle`, or None.
 
     `#id` resolves to a contained resource of the referring entry (`#` alone to the entry's resource itself).
-    Built once per Bundle; each call is a dict lookup.
+    Without the referring fullUrl, a relative `Type/id` resolves only to a unique entry whose RESTful fullUrl ends
+    in `/Type/id`. Built once per Bundle; each call is a dict lookup.
     """
     index = BundleIndex.build(bundle)
 
@@ -164,9 +165,23 @@ def make_resolver(bundle: Resource) -> Callable[[str, str | None], Resource | No
                 return index.resources[entry]
             return index.contained(entry).get(reference[1:])
         found = index.matches(reference, referrer_full_url)
+        if not found and referrer_full_url is None:
+            found = _unique_restful_match(index, reference)
         return index.resources[found[0]] if found else None
 
     return resolve
+
+
+def _unique_restful_match(index: BundleIndex, reference: str) -> list[int]:
+    """For callers that do not know the referring entry (FHIRPath resolve() deep in a resource): a relative
+    `Type/id` taken as the one entry whose RESTful fullUrl ends in that `/Type/id`, when there is exactly one."""
+    match = RELATIVE_REF.match(reference)
+    if not match:
+        return []
+    suffix = f"/{match['type']}/{match['id']}"
+    found = [i for i in index.by_type_id.get((match["type"], match["id"]), [])
+             if (index.full_urls[i] or "").endswith(suffix) and RESTFUL_URL.match(index.full_urls[i] or "")]
+    return found if len(found) == 1 else []
 
 
 # -- the rules ------------------------------------------------------------------------------------------------

@@ -336,6 +336,15 @@ class TestResolver:
         assert resolve("#nope", OBS_URL) is None
         assert resolve("urn:uuid:unknown", None) is None
 
+    def test_relative_reference_without_the_referrer_resolves_only_when_unambiguous(self) -> None:
+        one = bundle("collection", entry("http://a.org/fhir/Patient/p1", patient("p1")),
+                     entry(PATIENT_URL, patient("p2")))
+        assert make_resolver(one)("Patient/p1", None)["id"] == "p1"
+        assert make_resolver(one)("Patient/p2", None) is None  # a urn:uuid entry is not at any RESTful base
+        two = bundle("collection", entry("http://a.org/fhir/Patient/p1", patient("p1")),
+                     entry("http://b.org/fhir/Patient/p1", patient("p1")))
+        assert make_resolver(two)("Patient/p1", None) is None
+
     def test_iter_references_skips_nested_bundles(self) -> None:
         res = {"resourceType": "Parameters", "parameter": [
             {"name": "a", "valueReference": {"reference": "Patient/1"}},
