@@ -182,3 +182,13 @@ def test_an_undated_toxicity_needs_no_relative_day(validator: Validator) -> None
     del crs["onsetDateTime"]
     crs["extension"] = [s.grading()]
     assert errors(validator.validate(crs)) == []
+
+
+def test_every_conformance_resource_of_the_package_is_valid_r4(validator: Validator,
+                                                               resources: list[dict[str, Any]]) -> None:
+    """The authored content (differentials, value sets, code system, search parameters) is valid FHIR R4.
+    Snapshots are left out: they are the snapshot generator's output, checked by `fhir-service profiles check`."""
+    for resource in resources:
+        authored = {k: v for k, v in resource.items() if k != "snapshot"}
+        found = [(i.expression, i.diagnostics) for i in errors(validator.validate(authored))]
+        assert found == [], resource["id"]

@@ -357,8 +357,7 @@ def observations() -> list[Resource]:
                 binding=binding("required", VS + "response-assessment-codes", "Response assessments")),
              el("Observation.focus", type=reference(SD + "cart-malignancy"), mustSupport=True),
              el("Observation.value[x]", mustSupport=True,
-                type=[{"code": "CodeableConcept"}, {"code": "Quantity"}, {"code": "boolean"}, {"code": "string"}],
-                binding=binding("extensible", VS + "response-values", "Response results")),
+                type=[{"code": "CodeableConcept"}, {"code": "Quantity"}, {"code": "boolean"}, {"code": "string"}]),
              el("Observation.method", mustSupport=True)]),
         _observation(
             "cart-cohort-observation", "CarTCohortObservation", "Cohort aggregate result",
