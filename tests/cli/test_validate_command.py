@@ -276,3 +276,16 @@ def test_bundle_rules_are_reported_with_positions(capsys, write) -> None:
     assert ref["severity"] == "warning"
     text = path.read_text().splitlines()
     assert text[int(ref["line"]) - 1][int(ref["col"]) - 1:].startswith('"reference"')
+
+
+def test_bundle_invariants_and_bundle_rules_are_each_reported_once(capsys, write) -> None:
+    """bdl-7 (duplicate fullUrl) and bdl-9/10/11 (document) come from the invariants, never twice."""
+    url = "urn:uuid:0b7e9d6c-3a1f-4c2e-8d5b-7e6f5a4b3c2d"
+    bundle = {"resourceType": "Bundle", "type": "document", "entry": [
+        {"fullUrl": url, "resource": clean_patient()}, {"fullUrl": url, "resource": clean_patient()}]}
+    code, out, _ = run(capsys, "--output", "json", str(write("doc.json", bundle)))
+    assert code == 1
+    messages = [i["diagnostics"] for i in json.loads(out)["issue"]]
+    for key in ("bdl-7", "bdl-9", "bdl-10", "bdl-11"):
+        assert sum(key in m for m in messages) == 1, (key, messages)
+    assert not any("fullUrl" in m and "bdl-7" not in m for m in messages), messages
