@@ -158,7 +158,10 @@ class CompiledPath:
             raise FhirPathError(f"FHIRPath evaluation too deep: {self.expression!r}",
                                 expression=self.expression) from exc
         except Exception as exc:  # fhirpathpy raises bare Exception/ValueError/TypeError/KeyError...
-            raise FhirPathError(f"FHIRPath evaluation of {self.expression!r} failed: {exc}",
+            detail = str(exc)
+            if len(detail) > 300:  # fhirpathpy puts whole collections in its messages
+                detail = detail[:300] + "..."
+            raise FhirPathError(f"FHIRPath evaluation of {self.expression!r} failed: {detail}",
                                 expression=self.expression) from exc
         return [item for item in result if not _is_extension_only(item)]
 

@@ -438,6 +438,31 @@ def _type_check(original: Any) -> Any:
     return checked
 
 
+def as_function(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
+    """The function form `as(Type)` filters a collection like ofType(Type), as the HL7 Java engine does.
+
+    Core invariants rely on it: dom-3 evaluates `%resource.descendants().as(canonical)` over many items, which
+    fhirpathpy rejected ("Expected singleton on left side of 'as'"), failing every resource with contained
+    resources. The operator form `x as Type` stays singleton-only.
+    """
+    checked = _checked_type(ctx, type_info)
+    if len(coll) > 1:
+        return fp_filtering.of_type_fn(ctx, coll, checked)
+    return fp_types.as_fn(ctx, coll, checked)
+
+
+def trace_logged(ctx: dict[str, Any], inputs: list[Any], name: Any = "", projection: Any = None) -> list[Any]:
+    """trace(name [, projection]): logged at DEBUG on the `fhir_service.fhirpath` logger (fhirpathpy printed to
+    stdout, which a server must not do); the input is returned unchanged."""
+    import logging
+
+    logger = logging.getLogger("fhir_service.fhirpath")
+    if logger.isEnabledFor(logging.DEBUG):
+        shown = [value for item in inputs for value in projection(item)] if callable(projection) else inputs
+        logger.debug("trace %s: %r", name, [getattr(item, "data", item) for item in shown])
+    return inputs
+
+
 FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
     "single": {"fn": single_fn},
     "indexOf": {"fn": index_of_fn, "arity": {1: ["String"]}},
@@ -455,7 +480,8 @@ FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
     "timeOfDay": {"fn": time_of_day_fn},
     "iif": {"fn": iif_fn, "arity": {2: ["Expr", "Expr"], 3: ["Expr", "Expr", "Expr"]}},
     "is": {"fn": _type_check(fp_types.is_fn), "arity": {1: ["TypeSpecifier"]}},
-    "as": {"fn": _type_check(fp_types.as_fn), "arity": {1: ["TypeSpecifier"]}},
+    "as": {"fn": as_function, "arity": {1: ["TypeSpecifier"]}},
+    "trace": {"fn": trace_logged, "arity": {0: [], 1: ["String"], 2: ["String", "Expr"]}},
     "isOp": {"fn": _type_check(fp_types.is_fn), "arity": {2: ["Any", "TypeSpecifier"]}},
     "asOp": {"fn": _type_check(fp_types.as_fn), "arity": {2: ["Any", "TypeSpecifier"]}},
     "ofType": {"fn": _type_check(fp_filtering.of_type_fn), "arity": {1: ["TypeSpecifier"]}},

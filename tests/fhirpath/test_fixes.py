@@ -132,3 +132,27 @@ def test_conforms_to_core_types_and_callbacks() -> None:
     checked = fhirpath.evaluate(patient, "conformsTo('http://example.org/StructureDefinition/x')",
                                 variables={"conformsTo": lambda resource, url: resource["resourceType"] == "Patient"})
     assert checked == [True]
+
+
+def test_as_function_filters_collections_for_dom_3() -> None:
+    """dom-3 (every DomainResource) applies as(canonical) to all descendants."""
+    dom3 = ("contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical)"
+            " | %resource.descendants().as(uri) | %resource.descendants().as(url))) or descendants()"
+            ".where(reference = '#').exists() or descendants().where(as(canonical) = '#').exists() or "
+            "descendants().where(as(canonical) = '#').exists()).not()).trace('unmatched', id).empty()")
+    referenced = {"resourceType": "Observation", "contained": [{"resourceType": "Device", "id": "d"}],
+                  "device": {"reference": "#d"}, "status": "final", "code": {"text": "x"}}
+    orphan = dict(referenced, device={"reference": "Device/other"})
+    assert fhirpath.evaluate(referenced, dom3) == [True]
+    assert fhirpath.evaluate(orphan, dom3) == [False]
+    with pytest.raises(FhirPathError):
+        fhirpath.evaluate(referenced, "(contained | device) as Device")  # operator form: singleton only
+
+
+def test_trace_logs_instead_of_printing(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="fhir_service.fhirpath"):
+        assert fhirpath.evaluate({}, "(1 | 2).trace('numbers', $this + 1).count()") == [2]
+    assert capsys.readouterr().out == ""
+    assert "numbers" in caplog.text and "[2, 3]" in caplog.text
