@@ -289,3 +289,14 @@ def test_bundle_invariants_and_bundle_rules_are_each_reported_once(capsys, write
     for key in ("bdl-7", "bdl-9", "bdl-10", "bdl-11"):
         assert sum(key in m for m in messages) == 1, (key, messages)
     assert not any("fullUrl" in m and "bdl-7" not in m for m in messages), messages
+
+
+def test_fhir_xml_input_is_validated_with_xml_line_numbers(capsys, write) -> None:
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<Patient xmlns="http://hl7.org/fhir">\n  <id value="p1"/>\n'
+           '  <text><status value="generated"/><div xmlns="http://www.w3.org/1999/xhtml">Jane</div></text>\n'
+           '  <active value="yes"/>\n</Patient>\n')
+    code, out, _ = run(capsys, str(write("p.xml", xml)))
+    assert code == 1
+    [line] = issue_lines(out)
+    match = LINE_RE.match(line)
+    assert match["line"] == "5" and match["expression"] == "Patient.active"
