@@ -342,9 +342,14 @@ class Walk:
             present.setdefault(id(entry[0]), []).append((key, entry[0], entry[1]))
         seen_defs = set(present)
         for child in owner.child_list if owner.has_inline_children else _unique(children):
-            if id(child) not in seen_defs and child.min > 0:
-                self.issue("error", "required",
-                           f"{expr}.{child.name}: minimum required = {child.min}, but only found 0", expr, loc)
+            if id(child) not in seen_defs:
+                if child.min > 0:
+                    self.issue("error", "required",
+                               f"{expr}.{child.name}: minimum required = {child.min}, but only found 0", expr, loc)
+                for piece in child.slices:
+                    if piece.min > 0 and "/" not in (piece.slice_name or ""):
+                        self.issue("error", "required", f"{expr}.{child.name}: minimum required = {piece.min}, but "
+                                   f"only found 0 (from slice {piece.slice_name})", expr, loc)
         for keys in present.values():
             if len(keys) > 1:
                 names = ", ".join(k for k, _, _ in keys)

@@ -1,0 +1,200 @@
+"""Profiles: meta.profile and explicit profiles; fixed and pattern values, cardinality, type and target-profile
+constraints, slicing by value / pattern / type discriminators, extensions against their definitions."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fhir_service.validation import Validator
+from tests.validation.vhelpers import definitions_with, errors, messages, profile
+
+NARRATIVE = {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}
+BASE = "http://example.test/StructureDefinition/"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+OBS = profile(BASE + "temp", "Observation", [
+    {"path": "Observation.status", "fixedCode": "final"},
+    {"path": "Observation.code", "patternCodeableConcept": {"coding": [{"system": LOINC, "code": "8310-5"}]}},
+    {"path": "Observation.subject", "min": 1,
+     "type": [{"code": "Reference", "targetProfile": ["http://hl7.org/fhir/StructureDefinition/Patient"]}]},
+    {"path": "Observation.value[x]", "min": 1, "type": [{"code": "Quantity"}]},
+    {"path": "Observation.note", "max": "0"},
+])
+SLICED = profile(BASE + "sliced", "Observation", [
+    {"path": "Observation.component", "slicing": {"discriminator": [{"type": "pattern", "path": "code"}],
+                                                  "rules": "closed"}},
+    {"id": "Observation.component:systolic", "path": "Observation.component", "sliceName": "systolic",
+     "min": 1, "max": "1"},
+    {"id": "Observation.component:systolic.code", "path": "Observation.component.code",
+     "patternCodeableConcept": {"coding": [{"system": LOINC, "code": "8480-6"}]}},
+    {"id": "Observation.component:systolic.value[x]", "path": "Observation.component.value[x]", "min": 1,
+     "type": [{"code": "Quantity"}]},
+    {"path": "Observation.identifier", "slicing": {"discriminator": [{"type": "value", "path": "system"}],
+                                                   "rules": "open"}},
+    {"id": "Observation.identifier:lab", "path": "Observation.identifier", "sliceName": "lab", "min": 1},
+    {"id": "Observation.identifier:lab.system", "path": "Observation.identifier.system",
+     "fixedUri": "http://lab.test/ids"},
+    {"id": "Observation.identifier:lab.value", "path": "Observation.identifier.value", "min": 1},
+])
+TYPED = profile(BASE + "typed", "Observation", [
+    {"path": "Observation.value[x]", "slicing": {"discriminator": [{"type": "type", "path": "$this"}],
+                                                 "rules": "open"}},
+    {"id": "Observation.value[x]:valueQuantity", "path": "Observation.value[x]", "sliceName": "valueQuantity",
+     "type": [{"code": "Quantity"}]},
+    {"id": "Observation.value[x]:valueQuantity.system", "path": "Observation.value[x].system", "min": 1,
+     "fixedUri": UCUM},
+])
+EXT = profile(BASE + "ext-grade", "Extension", [
+    {"path": "Extension", "short": "a grade"},
+    {"path": "Extension.extension", "max": "0"},
+    {"path": "Extension.url", "fixedUri": BASE + "ext-grade"},
+    {"path": "Extension.value[x]", "min": 1, "type": [{"code": "integer"}]},
+], base="http://hl7.org/fhir/StructureDefinition/Extension", kind="complex-type",
+    context=[{"type": "element", "expression": "Observation"}])
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator(definitions_with(OBS, SLICED, TYPED, EXT))
+
+
+def observation(**fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Observation", "status": "final", "text": NARRATIVE,
+            "code": {"coding": [{"system": LOINC, "code": "8310-5"}]}, "subject": {"reference": "Patient/1"},
+            "valueQuantity": {"value": 38.2, "system": UCUM, "code": "Cel"}, **fields}
+
+
+def errs(validator: Validator, resource: dict[str, Any], *profiles: str) -> list:
+    return errors(validator.validate(resource, list(profiles)))
+
+
+def test_conforming_instance_passes(validator: Validator) -> None:
+    assert not errs(validator, observation(), OBS["url"]), messages(validator.validate(observation(), [OBS["url"]]))
+
+
+def test_meta_profile_is_honoured_like_an_explicit_profile(validator: Validator) -> None:
+    bad = observation(status="preliminary", meta={"profile": [OBS["url"]]})
+    assert errs(validator, bad)
+    assert not errs(validator, observation(meta={"profile": [OBS["url"]]}))
+    assert not errs(validator, observation(status="preliminary"))  # the base alone allows it
+
+
+def test_unknown_profiles(validator: Validator) -> None:
+    in_meta = validator.validate(observation(meta={"profile": [BASE + "nope"]}))
+    assert not errors(in_meta) and any("nope" in i.diagnostics for i in in_meta if i.severity == "warning")
+    assert errs(validator, observation(), BASE + "nope")  # asked for explicitly: an error
+
+
+def test_profile_for_another_type(validator: Validator) -> None:
+    assert errs(validator, {"resourceType": "Patient", "text": NARRATIVE}, OBS["url"])
+
+
+def test_fixed_value(validator: Validator) -> None:
+    issues = errs(validator, observation(status="amended"), OBS["url"])
+    assert [i.expression for i in issues] == ["Observation.status"]
+
+
+def test_pattern_value_allows_more_but_not_less(validator: Validator) -> None:
+    more = observation(code={"coding": [{"system": "http://snomed.info/sct", "code": "386725007"},
+                                        {"system": LOINC, "code": "8310-5", "display": "Body temperature"}]})
+    assert not errs(validator, more, OBS["url"])
+    other = observation(code={"coding": [{"system": LOINC, "code": "8867-4"}]})
+    assert [i.expression for i in errs(validator, other, OBS["url"])] == ["Observation.code"]
+
+
+def test_profile_cardinality(validator: Validator) -> None:
+    no_subject = observation()
+    del no_subject["subject"]
+    assert any("subject" in i.diagnostics for i in errs(validator, no_subject, OBS["url"]))
+    noted = observation(note=[{"text": "n"}])
+    assert any("max allowed = 0" in i.diagnostics for i in errs(validator, noted, OBS["url"]))
+
+
+def test_type_constraint_on_a_choice(validator: Validator) -> None:
+    text_value = observation(valueString="hot")
+    del text_value["valueQuantity"]
+    assert errs(validator, text_value, OBS["url"])
+
+
+def test_target_profile_constraint(validator: Validator) -> None:
+    group = observation(subject={"reference": "Group/7"})
+    issues = errs(validator, group, OBS["url"])
+    assert [i.expression for i in issues] == ["Observation.subject.reference"], messages(issues)
+
+
+def bp(*components: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    res = observation(identifier=[{"system": "http://lab.test/ids", "value": "1"}])
+    if components:
+        res["component"] = list(components)
+    res.update(fields)
+    return res
+
+
+SYSTOLIC = {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+            "valueQuantity": {"value": 120, "system": UCUM, "code": "mm[Hg]"}}
+
+
+def test_slicing_by_pattern(validator: Validator) -> None:
+    assert not errs(validator, bp(SYSTOLIC), SLICED["url"]), messages(validator.validate(bp(SYSTOLIC), [SLICED["url"]]))
+    no_value = {"code": SYSTOLIC["code"]}
+    assert errs(validator, bp(no_value), SLICED["url"])  # matched the slice, which requires a value
+    missing = errs(validator, bp(), SLICED["url"])
+    assert any("systolic" in i.diagnostics for i in missing)
+
+
+def test_closed_slicing_rejects_unmatched_items(validator: Validator) -> None:
+    other = {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": {"value": 80}}
+    issues = errs(validator, bp(SYSTOLIC, other), SLICED["url"])
+    assert [i.expression for i in issues] == ["Observation.component[1]"], messages(issues)
+
+
+def test_slicing_by_value(validator: Validator) -> None:
+    no_lab_id = bp(SYSTOLIC, identifier=[{"system": "http://other/ids", "value": "1"}])
+    assert any("lab" in i.diagnostics for i in errs(validator, no_lab_id, SLICED["url"]))
+    lab_without_value = bp(SYSTOLIC, identifier=[{"system": "http://lab.test/ids"}])
+    assert errs(validator, lab_without_value, SLICED["url"])
+
+
+def test_slicing_by_type(validator: Validator) -> None:
+    assert not errs(validator, observation(), TYPED["url"])
+    no_system = observation(valueQuantity={"value": 1})
+    assert errs(validator, no_system, TYPED["url"])
+    text = observation(valueString="x")
+    del text["valueQuantity"]
+    assert not errs(validator, text, TYPED["url"])  # another type: not in the slice, open slicing
+
+
+def test_extension_checked_against_its_definition(validator: Validator) -> None:
+    good = observation(extension=[{"url": EXT["url"], "valueInteger": 3}])
+    assert not errs(validator, good), messages(validator.validate(good))
+    wrong_type = observation(extension=[{"url": EXT["url"], "valueString": "3"}])
+    assert errs(validator, wrong_type)
+    no_value = observation(extension=[{"url": EXT["url"], "extension": [{"url": "x", "valueString": "y"}]}])
+    assert errs(validator, no_value)
+
+
+def test_extension_used_outside_its_context(validator: Validator) -> None:
+    patient = {"resourceType": "Patient", "text": NARRATIVE, "extension": [{"url": EXT["url"], "valueInteger": 1}]}
+    assert any("not allowed to be used at this point" in i.diagnostics for i in errs(validator, patient))
+
+
+def test_core_extension_definition_applies(validator: Validator) -> None:
+    url = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
+    patient = {"resourceType": "Patient", "text": NARRATIVE, "extension": [{"url": url, "valueString": "Smith"}]}
+    assert not errs(validator, patient)
+    patient["extension"][0] = {"url": url, "valueBoolean": True}
+    assert errs(validator, patient)
+
+
+def test_unknown_extension(validator: Validator) -> None:
+    issues = validator.validate(observation(extension=[{"url": "http://unknown.test/ext", "valueString": "x"}]))
+    assert any("could not be found" in i.diagnostics for i in errors(issues))
+
+
+def test_unusable_profile_is_an_issue_not_a_crash() -> None:
+    broken = profile(BASE + "broken", "Observation", [{"path": "Observation.nonsense.deeper", "min": 1}])
+    validator = Validator(definitions_with(broken))
+    issues = validator.validate(observation(), [broken["url"]])
+    assert isinstance(issues, list)
