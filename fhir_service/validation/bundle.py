@@ -22,7 +22,8 @@ What IS here, following the HL7 Java validator where it has a rule (messages wor
   (the server could not process it) and a warning elsewhere (the Java validator's severity for collections); a
   relative reference may point to the server, so it is silent unless an entry has that type and id under
   another fullUrl (a warning: most likely a mistake, as the Java validator says);
-- transaction/batch: request.url agrees with the resource (POST: the type; PUT: type and id);
+- transaction/batch: request.url agrees with the resource (POST: the type; PUT: type and id); a relative
+  reference `Type/id` also resolves to the entry that does `PUT Type/id` (it names the server's resource);
 - searchset: matches have ids and the searched type, outcome entries are OperationOutcomes, a self link and
   search modes are expected unless the self link names the searched type (warnings); the paging links self/first/previous/next/last occur at most once.
 
@@ -66,6 +67,7 @@ class BundleIndex:
     bundle: Resource
     by_full_url: dict[str, list[int]] = field(default_factory=dict)
     by_type_id: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    by_put_url: dict[str, list[int]] = field(default_factory=dict)  # transaction/batch `PUT Type/id` entries
     full_urls: list[str | None] = field(default_factory=list)
     resources: list[Resource | None] = field(default_factory=list)
     _contained: dict[int, dict[str, Resource]] = field(default_factory=dict)
@@ -85,6 +87,11 @@ class BundleIndex:
             if resource is not None and isinstance(resource.get("resourceType"), str) \
                     and isinstance(resource.get("id"), str):
                 index.by_type_id.setdefault((resource["resourceType"], resource["id"]), []).append(i)
+            request = entry.get("request")
+            if bundle.get("type") in ("transaction", "batch") and isinstance(request, dict) \
+                    and request.get("method") == "PUT" and isinstance(request.get("url"), str) \
+                    and RELATIVE_REF.match(request["url"]):
+                index.by_put_url.setdefault(_strip_history(request["url"])[0], []).append(i)
         return index
 
     @property
@@ -127,6 +134,9 @@ class BundleIndex:
     def matches(self, reference: str, referrer_full_url: str | None) -> list[int]:
         """Entries the reference resolves to; a versioned reference only matches that meta.versionId."""
         found = self.candidates(reference, referrer_full_url)
+        if not found and self.by_put_url and not _is_absolute(reference):
+            # in a transaction, `Type/id` names what the server will hold after the `PUT Type/id` entry
+            found = self.by_put_url.get(_strip_history(reference)[0], [])
         version = _strip_history(reference)[1]
         if version is not None and found:
             found = [i for i in found if _version_id(self.resources[i]) == version]
@@ -451,6 +461,8 @@ def _check_one_reference(index: BundleIndex, reference: str, full_url: str | Non
         yield Issue(severity, "not-found", f"URN reference is not locally contained within the bundle: {reference}",
                     expr, ref_loc, rule="bundle-ref-resolve")
         return
+    if bundle_type in ("transaction", "batch"):
+        return  # a relative reference in a transaction names a resource on the server: nothing to say here
     if versioned_miss:
         yield Issue("warning", "not-found", f"The bundle has an entry with fullUrl '{target}' but not the version "
                     f"that '{reference}' asks for", expr, ref_loc, rule="bundle-ref-resolve")

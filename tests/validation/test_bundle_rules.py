@@ -272,6 +272,15 @@ class TestTypeRules:
                                         request={"method": "PUT", "url": "Patient?identifier=x|1"}))
         assert check_bundle(b) == []
 
+    def test_relative_reference_in_a_transaction_names_the_put_entry_or_the_server(self) -> None:
+        b = bundle("transaction",
+                   entry(PATIENT_URL, patient("p1"), request={"method": "PUT", "url": "Patient/p1"}),
+                   entry(OBS_URL, observation("Patient/p1", None), request={"method": "POST", "url": "Observation"}),
+                   entry("urn:uuid:33333333-3333-4333-8333-333333333333", observation("Patient/on-server", None),
+                         request={"method": "POST", "url": "Observation"}))
+        assert check_bundle(b) == []
+        assert make_resolver(b)("Patient/p1", OBS_URL)["id"] == "p1"
+
     def test_delete_with_a_resource_is_a_warning(self) -> None:
         b = bundle("transaction", entry(None, patient("p1"), request={"method": "DELETE", "url": "Patient/p1"}))
         assert [(i.rule, i.severity) for i in check_bundle(b)] == [("bundle-request-resource", "warning")]
