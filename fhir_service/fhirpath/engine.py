@@ -8,6 +8,7 @@ small context dict.
 """
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -65,13 +66,19 @@ class _Environment(dict):
         return None
 
 
+_SLICE_NAME = re.compile(r":[^.]+")
+_CHOICE_SLICE = re.compile(r"(\w+)\[x\]:\1([A-Z]\w*)")
+
+
 def type_path(context_type: str) -> str:
     """The model path fhirpathpy uses for a focus of FHIR type path `context_type`.
 
-    "Observation.valueQuantity" -> "Quantity"; "Observation.value[x]" -> "Observation.value"; a backbone
+    "Observation.valueQuantity" -> "Quantity"; "Observation.value[x]" -> "Observation.value"; slice names of
+    ElementDefinition ids are dropped ("Observation.component:systolic" -> "Observation.component"); a backbone
     element path such as "Observation.component" stays as it is (its children are looked up beneath it).
     """
-    path = context_type.replace("[x]", "")
+    path = _CHOICE_SLICE.sub(r"\1\2", context_type)  # value[x]:valueQuantity -> valueQuantity
+    path = _SLICE_NAME.sub("", path).replace("[x]", "")
     path = R4_MODEL["pathsDefinedElsewhere"].get(path, path)
     return R4_MODEL["path2Type"].get(path, path)
 
@@ -131,6 +138,8 @@ class CompiledPath:
         For callers that need the FHIR type of each result (type checks, conformance tests); most callers
         want `evaluate`.
         """
+        if resolver is None and variables and callable(variables.get("resolver")):
+            resolver = variables["resolver"]
         focus = _focus(node, context_type)
         data_root = focus if isinstance(focus, list) else [focus]
         env = _Environment()
@@ -174,7 +183,11 @@ class CompiledPath:
         - `context_type`: FHIR type path of the focus when it is not a resource ("Quantity",
           "Observation.component", "Observation.valueQuantity"), so that type-aware navigation works.
         - `variables`: extra %-variables (names without the %).
-        - `resolver`: resolve(reference string) -> resource dict or None, used by resolve().
+        - `resolver`: resolve(reference string) -> resource dict or None, used by resolve() after contained
+          resources and the entries of a %rootResource Bundle (also accepted as variables["resolver"]).
+        - callbacks in `variables`: "memberOf"(value, valueset_url) -> bool | None and
+          "conformsTo"(resource, profile_url) -> bool | None; without them memberOf() is empty and
+          conformsTo() only knows the core types.
         Raises FhirPathError on any runtime error.
         """
         return [to_json(item) for item in self.evaluate_nodes(

@@ -138,3 +138,16 @@ def test_compiled_path_is_safe_across_threads() -> None:
     for thread in threads:
         thread.join()
     assert results == [[True]] * 200
+
+
+def test_context_type_accepts_element_ids_with_slices_and_choice_markers() -> None:
+    component = OBSERVATION["component"][0]
+    assert fhirpath.evaluate(component, "value is string", context_type="Observation.component:site") == [True]
+    assert fhirpath.evaluate(OBSERVATION["valueQuantity"], "$this is Quantity",
+                             context_type="Observation.value[x]:valueQuantity") == [True]
+
+
+def test_resolver_may_come_in_the_variables() -> None:
+    found = fhirpath.evaluate(OBSERVATION, "subject.resolve().id",
+                              variables={"resolver": lambda ref: {"resourceType": "Patient", "id": "p1"}})
+    assert found == ["p1"]
