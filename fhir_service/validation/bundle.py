@@ -449,9 +449,11 @@ def _check_one_reference(index: BundleIndex, reference: str, full_url: str | Non
         if versioned_miss:
             note = " (an entry has that fullUrl, but not that meta.versionId)"
         elif same_type_id:
-            note = (f". Note that there {'is a resource' if len(same_type_id) == 1 else f'are {len(same_type_id)} resources'}"
-                    " in the bundle with the same type and id, but it does not match because of the fullUrl based "
-                    f"rules around matching relative references. Found '{index.full_urls[same_type_id[0]]}'")
+            one = len(same_type_id) == 1
+            found = ", ".join(f"'{index.full_urls[j]}'" for j in same_type_id[:3])
+            note = (f". Note that there {'is a resource' if one else f'are {len(same_type_id)} resources'} in the "
+                    f"bundle with the same type and id, but {'it does' if one else 'they do'} not match because of "
+                    f"the fullUrl based rules around matching relative references. Found {found}")
         yield Issue("error", "invalid" if note else "not-found",
                     f"Can't find '{reference}' in the {bundle_type} bundle{note}", expr, ref_loc,
                     rule="bundle-ref-resolve")
