@@ -1,0 +1,72 @@
+"""Terminology bindings over the packages' own ValueSets and CodeSystems (no network): required -> error,
+extensible -> warning, codes of external systems the packages do not enumerate (SNOMED CT, LOINC) -> information."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fhir_service.validation import Validator
+from tests.validation.vhelpers import by_severity, definitions_with, errors, messages, profile
+
+NARRATIVE = {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}
+BASE = "http://example.test/"
+CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+SCT = "http://snomed.info/sct"
+
+VITALS_ONLY = {"resourceType": "ValueSet", "url": BASE + "ValueSet/vitals-only", "status": "active",
+               "compose": {"include": [{"system": CATEGORY, "concept": [{"code": "vital-signs"}]}]}}
+ANY_SNOMED = {"resourceType": "ValueSet", "url": BASE + "ValueSet/any-snomed", "status": "active",
+              "compose": {"include": [{"system": SCT}]}}
+BOUND = profile(BASE + "StructureDefinition/bound", "Observation", [
+    {"path": "Observation.category", "binding": {"strength": "extensible", "valueSet": VITALS_ONLY["url"]}},
+    {"path": "Observation.code", "binding": {"strength": "required", "valueSet": ANY_SNOMED["url"]}},
+])
+
+
+@pytest.fixture(scope="module")
+def validator() -> Validator:
+    return Validator(definitions_with(VITALS_ONLY, ANY_SNOMED, BOUND))
+
+
+def observation(**fields: Any) -> dict[str, Any]:
+    return {"resourceType": "Observation", "status": "final", "text": NARRATIVE,
+            "code": {"coding": [{"system": SCT, "code": "386725007"}]}, **fields}
+
+
+def test_required_binding_on_a_code(validator: Validator) -> None:
+    patient = {"resourceType": "Patient", "text": NARRATIVE, "gender": "robot"}
+    issues = errors(validator.validate(patient))
+    assert [i.expression for i in issues] == ["Patient.gender"] and "robot" in issues[0].diagnostics
+    patient["gender"] = "female"
+    assert not errors(validator.validate(patient))
+
+
+def test_required_binding_on_a_codeable_concept(validator: Validator) -> None:
+    condition = {"resourceType": "Condition", "text": NARRATIVE, "subject": {"reference": "Patient/1"},
+                 "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical",
+                                                "code": "gone"}]}}
+    assert any(i.expression == "Condition.clinicalStatus" for i in errors(validator.validate(condition)))
+    condition["clinicalStatus"]["coding"][0]["code"] = "active"
+    assert not errors(validator.validate(condition)), messages(validator.validate(condition))
+
+
+def test_extensible_binding_gives_a_warning(validator: Validator) -> None:
+    lab = observation(category=[{"coding": [{"system": CATEGORY, "code": "laboratory"}]}])
+    issues = validator.validate(lab, [BOUND["url"]])
+    assert not errors(issues), messages(issues)
+    assert any(i.expression == "Observation.category[0]" for i in by_severity(issues, "warning"))
+    vitals = observation(category=[{"coding": [{"system": CATEGORY, "code": "vital-signs"}]}])
+    assert not [i for i in validator.validate(vitals, [BOUND["url"]]) if i.expression == "Observation.category[0]"]
+
+
+def test_external_code_system_is_information_not_error(validator: Validator) -> None:
+    issues = validator.validate(observation(), [BOUND["url"]])
+    assert not errors(issues), messages(issues)
+    infos = [i for i in by_severity(issues, "information") if i.expression == "Observation.code"]
+    assert infos and "386725007" in infos[0].diagnostics
+
+
+def test_unknown_code_in_a_known_code_system(validator: Validator) -> None:
+    obs = observation(category=[{"coding": [{"system": CATEGORY, "code": "not-a-category"}]}])
+    assert any(i.expression == "Observation.category[0].coding[0].code" for i in errors(validator.validate(obs)))
