@@ -25,6 +25,9 @@ class UsageError(Exception):
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = ("exit status: 0 no error, 1 an issue of severity error or fatal, 2 a usage error or an "
+                     "unreadable input. Text output: FILE:LINE:COL: SEVERITY: EXPRESSION: MESSAGE, then "
+                     "'FILE: N errors, N warnings, N information'.")
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="FHIR resource or Bundle in JSON (or XML); '-' reads standard input")
     parser.add_argument("--profile", action="append", default=[], metavar="URL",
@@ -114,7 +117,8 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         if read.exit_code == EXIT_USAGE:
             print(f"{PROG}: {read.message}", file=err)
             status = EXIT_USAGE
-            results.append((name, [Issue("fatal", "not-found", read.message or f"{name}: cannot be read")]))
+            if args.output == "json":  # the machine-readable report still has one entry per FILE, in order
+                results.append((name, [Issue("fatal", "not-found", read.message or f"{name}: cannot be read")]))
             continue
         if read.resource is not None and validator is None:
             from fhir_service.validation import Validator
