@@ -88,6 +88,9 @@ def parse_bytes(data: bytes, definitions: Any = None) -> ReadResult:
         data = data[len(UTF8_BOM):]
     if not data.strip():
         return _fatal("structure", "The input is empty: expected a FHIR resource in JSON", (1, 1))
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return _fatal("invalid", "The input is UTF-16 (it starts with a UTF-16 byte order mark): FHIR JSON must be "
+                      "UTF-8", (1, 1))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -119,6 +119,10 @@ class TestReader:
         [issue] = parse_bytes(b'{"resourceType": "Patient",\n "name": [{"text": "Ren\xe9"}]}').issues
         assert (issue.severity, issue.code, issue.line, issue.col) == ("fatal", "invalid", 2, 24)
 
+    def test_utf16_is_named_as_such(self) -> None:
+        [issue] = parse_bytes('{"resourceType": "Patient"}'.encode("utf-16")).issues
+        assert issue.severity == "fatal" and "UTF-16" in issue.diagnostics
+
     def test_json_syntax_error_position(self) -> None:
         [issue] = parse_bytes(b'{\n  "resourceType": "Patient"\n  "id": "x"\n}').issues
         assert (issue.severity, issue.code, issue.line, issue.col) == ("fatal", "structure", 3, 3)
