@@ -9,18 +9,23 @@ Two kinds:
 """
 from __future__ import annotations
 
-from decimal import Decimal
+import logging
+import re
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import fhirpathpy.engine as fp_engine
 from fhirpathpy.engine import util
+from fhirpathpy.engine.evaluators import evaluators
 from fhirpathpy.engine.invocations import filtering as fp_filtering
 from fhirpathpy.engine.invocations import types as fp_types
-from fhirpathpy.engine.evaluators import evaluators
-from fhirpathpy.engine.nodes import FP_DateTime, ResourceNode, TypeInfo
+from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, ResourceNode, TypeInfo
 
 from fhir_service.fhirpath.errors import FhirPathError
 from fhir_service.fhirpath.spec_functions import SortKey
+from fhir_service.fhirpath.temporal import Temporal
+from fhir_service.fhirpath.values import Qty, is_number, to_decimal, value_of
 
 _applied = False
 
@@ -30,8 +35,6 @@ def single_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
     if len(inputs) > 1:
         raise FhirPathError(f"single() expects at most one item, got {len(inputs)}")
     return inputs
-
-
 
 
 def number_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
@@ -47,7 +50,6 @@ def _restoring_this(ctx: dict[str, Any], evaluate: Any) -> Any:
     fhirpathpy leaves the last item in ctx["$this"], so a later `$this` at the outer level, as in
     `x.where(...).subsetOf($this.y)`, saw an item of the earlier where() instead of the focus.
     """
-
     def evaluate_restoring(data: Any) -> Any:
         had, previous = "$this" in ctx, ctx.get("$this")
         try:
@@ -67,7 +69,6 @@ def _make_param_with_sort_keys(original: Any) -> Any:
     A leading unary minus on a sort key means descending, whatever the key's type (`sort(-family)` on strings),
     so it must be read from the syntax tree rather than evaluated.
     """
-
     def make_param(ctx: dict[str, Any], parent_data: Any, node_type: Any, param: dict[str, Any]) -> Any:
         if node_type == "Expr":
             return _restoring_this(ctx, original(ctx, parent_data, node_type, param))
@@ -252,8 +253,6 @@ def replace_fn(ctx: dict[str, Any], inputs: list[Any], pattern: Any, substitutio
 
 def replace_matches_fn(ctx: dict[str, Any], inputs: list[Any], regex: Any, substitution: Any) -> list[Any]:
     """replaceMatches(regex, substitution): an empty regex changes nothing; `$1` group references work."""
-    import re
-
     text = _text(inputs, "replaceMatches")
     if text is None or not isinstance(regex, str) or not isinstance(substitution, str):
         return []
@@ -270,9 +269,6 @@ def replace_matches_fn(ctx: dict[str, Any], inputs: list[Any], regex: Any, subst
 def to_string_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
     """toString(): booleans as `true`/`false` (not Python's `True`), quantities as `value 'unit'`,
     dates/times as their literal text."""
-    from fhir_service.fhirpath.temporal import Temporal
-    from fhir_service.fhirpath.values import Qty, value_of
-
     if len(inputs) != 1:
         if len(inputs) > 1:
             raise FhirPathError(f"toString() expects a single item, got {len(inputs)}")
@@ -290,7 +286,6 @@ def to_string_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
 
 
 def _boolean_of(inputs: list[Any]) -> bool | None:
-    from fhir_service.fhirpath.values import value_of
 
     value = value_of(inputs[0])
     if isinstance(value, bool):
@@ -320,9 +315,7 @@ def converts_to_boolean_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
 
 def round_fn(ctx: dict[str, Any], inputs: list[Any], precision: Any = None) -> list[Any]:
     """round([precision]): the precision is optional (fhirpathpy required it); half away from zero."""
-    from decimal import ROUND_HALF_UP
 
-    from fhir_service.fhirpath.values import is_number, to_decimal, value_of
 
     if not inputs:
         return []
@@ -339,9 +332,7 @@ def round_fn(ctx: dict[str, Any], inputs: list[Any], precision: Any = None) -> l
 
 def abs_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
     """abs(): also for quantities."""
-    from fhirpathpy.engine.nodes import FP_Quantity
 
-    from fhir_service.fhirpath.values import Qty, is_number, to_decimal, value_of
 
     if not inputs:
         return []
@@ -359,8 +350,6 @@ def abs_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
 
 def _clock(ctx: dict[str, Any]) -> Any:
     """One instant per evaluation (now(), today() and timeOfDay() agree within an expression)."""
-    from datetime import datetime
-
     if "_clock" not in ctx:
         ctx["_clock"] = datetime.now().astimezone()
     return ctx["_clock"]
@@ -379,7 +368,6 @@ def today_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
 
 
 def time_of_day_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
-    from fhirpathpy.engine.nodes import FP_Time
 
     return [FP_Time(_clock(ctx).time().isoformat(timespec="milliseconds"))]
 
@@ -454,8 +442,6 @@ def as_function(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
 def trace_logged(ctx: dict[str, Any], inputs: list[Any], name: Any = "", projection: Any = None) -> list[Any]:
     """trace(name [, projection]): logged at DEBUG on the `fhir_service.fhirpath` logger (fhirpathpy printed to
     stdout, which a server must not do); the input is returned unchanged."""
-    import logging
-
     logger = logging.getLogger("fhir_service.fhirpath")
     if logger.isEnabledFor(logging.DEBUG):
         shown = [value for item in inputs for value in projection(item)] if callable(projection) else inputs
@@ -491,9 +477,7 @@ FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
 
 def polarity_expression(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
     """Unary +/-: also on quantities (`-5.5 'mg'`), which fhirpathpy rejected."""
-    from fhirpathpy.engine.nodes import FP_Quantity
 
-    from fhir_service.fhirpath.values import Qty, is_number, value_of
 
     sign = node["terminalNodeText"][0]
     result = fp_engine.do_eval(ctx, parent_data, node["children"][0])
@@ -509,8 +493,6 @@ def polarity_expression(ctx: dict[str, Any], parent_data: Any, node: dict[str, A
 
 def _time_literal_without_offset(original: Any) -> Any:
     """`@T14:34:28Z` is not a valid Time: FHIRPath times have no timezone offset."""
-    import re
-
     offset = re.compile(r"(Z|[+-]\d{2}(:\d{2})?)$")
 
     def time_literal(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> Any:
@@ -522,7 +504,11 @@ def _time_literal_without_offset(original: Any) -> Any:
 
 
 def apply() -> None:
-    """Install the fixes that patch fhirpathpy's tables (idempotent)."""
+    """Install the fixes that patch fhirpathpy's tables (idempotent).
+
+    These are process-wide: plain `fhirpathpy.evaluate` in the same process sees them too (literals, member
+    navigation with primitive extensions, sort keys, $this scoping, unary minus, time literals, Date type).
+    """
     global _applied
     if _applied:
         return

@@ -7,6 +7,7 @@ user-invocation table (see engine.py).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -370,8 +371,6 @@ def _identity(item: Any) -> tuple[Any, ...]:
         return ("t", value.render())
     if isinstance(value, Qty):
         return ("q", value.value.normalize(), value.unit, value.calendar)
-    import json
-
     return ("j", json.dumps(value, sort_keys=True, default=str))
 
 

@@ -17,6 +17,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, ResourceN
 
 from fhir_service.fhirpath import temporal, ucum
 from fhir_service.fhirpath.errors import FhirPathError
+from fhir_service.fhirpath.values import Qty, value_of
 
 _TEMPORAL_PATHS = {"date": "date", "dateTime": "dateTime", "instant": "dateTime", "time": "time"}
 
@@ -206,8 +207,6 @@ def unescape_fn(ctx: dict[str, Any], inputs: list[Any], target: Any) -> list[Any
 
 def comparable_fn(ctx: dict[str, Any], inputs: list[Any], other: list[Any]) -> list[Any]:
     """comparable(quantity): whether the two quantities' units have the same dimension (UCUM)."""
-    from fhir_service.fhirpath.values import Qty, value_of
-
     item = _singleton(inputs, "comparable")
     if item is None or not other:
         return []
