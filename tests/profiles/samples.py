@@ -91,6 +91,16 @@ def malignancy() -> Resource:
             "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2019"}
 
 
+def lymphodepletion() -> Resource:
+    """Fludarabine 30 mg/m2 daily on Day -5 through Day -3 (seed 002)."""
+    return {"resourceType": "MedicationAdministration", "id": "flu",
+            "meta": {"profile": [SD + "cart-lymphodepletion"]}, "extension": [day(-5)], "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "24698"}]},
+            "subject": {"reference": "Patient/p1"},
+            "effectivePeriod": {"start": "2022-12-27", "end": "2022-12-29", "_end": {"extension": [day(-3)]}},
+            "dosage": {"dose": {"value": 30, "unit": "mg/m2", "system": UCUM, "code": "mg/m2"}}}
+
+
 def treatment(reason: str = "Condition/crs1") -> Resource:
     return {"resourceType": "MedicationAdministration", "id": "toci",
             "meta": {"profile": [SD + "cart-toxicity-treatment"]}, "extension": [day(2)], "status": "completed",

@@ -13,7 +13,7 @@ from tests.profiles import samples as s
 
 Resource = dict[str, Any]
 
-VALID = [s.patient, s.infusion, s.crs, s.icans, s.iec_hs, s.malignancy, s.treatment, s.lab, s.vital,
+VALID = [s.patient, s.infusion, s.lymphodepletion, s.crs, s.icans, s.iec_hs, s.malignancy, s.treatment, s.lab, s.vital,
          s.grade_observation, s.response, s.cohort, s.cohort_observation,
          lambda: s.vital(s.local("ice-score"), valueInteger=9),
          lambda: s.vital(s.local("oxygen-support"), valueCodeableConcept=s.local("o2-high-flow")),
@@ -75,6 +75,11 @@ NEGATIVE: list[tuple[str, Callable[[], Resource], str, str]] = [
     ("drug outside toxicity-drugs (fludarabine is lymphodepletion)",
      _edit(s.treatment, _set(["medicationCodeableConcept"], {"coding": [{"system": s.RXNORM, "code": "24698"}]})),
      "MedicationAdministration.medication.ofType(CodeableConcept)", "toxicity-drugs"),
+    ("lymphodepletion on Day 0", _edit(s.lymphodepletion, _set(["extension", 0, "valueInteger"], 0)),
+     "MedicationAdministration", "cart-23"),
+    ("tocilizumab as lymphodepletion", _edit(s.lymphodepletion, _set(["medicationCodeableConcept"], {
+        "coding": [{"system": s.RXNORM, "code": "612865"}]})),
+     "MedicationAdministration.medication.ofType(CodeableConcept)", "lymphodepletion-drugs"),
     ("treatment without a reason", _edit(s.treatment, lambda r: r.pop("reasonReference")),
      "MedicationAdministration", "reasonReference"),
     ("treatment without its day", _edit(s.treatment, _without_extension("relative-day")),

@@ -171,6 +171,36 @@ def toxicity_treatment() -> Resource:
                    binding=binding("required", VS + "dose-units", "UCUM dose units"))])
 
 
+def lymphodepletion() -> Resource:
+    src = SD + "cart-lymphodepletion"
+    return _sd("cart-lymphodepletion", "MedicationAdministration", "CarTLymphodepletion",
+               "Lymphodepleting chemotherapy",
+               "A drug of the lymphodepleting chemotherapy before the CAR-T infusion (e.g. fludarabine 30 mg/m2 and "
+               "cyclophosphamide 500 mg/m2 on Day -5 to Day -3): agent, dose per body surface area with a UCUM "
+               "unit, and the days relative to infusion, which are before Day 0.",
+               "Lymphodepleting chemotherapy",
+               [_inv_dose_ucum(src), _inv_period(src, "effective.ofType(Period).end"),
+                _inv_dated(src, "effective.ofType(dateTime)", "effective.ofType(Period).start"),
+                _inv_dated_end(src, "effective.ofType(Period).end"),
+                constraint("cart-23", "Lymphodepletion is given before the infusion (relative days below 0)",
+                           f"({_ext(EXT_RELATIVE_DAY)} | effective.ofType(Period).end.{_ext(EXT_RELATIVE_DAY)})"
+                           ".value.ofType(integer).all($this < 0)", src)],
+               [*extension_slices("MedicationAdministration", [
+                   ("relativeDay", EXT_RELATIVE_DAY, 0, "1", "Day of the (first) administration")]),
+                el("MedicationAdministration.medication[x]", type=[{"code": "CodeableConcept"}], mustSupport=True,
+                   binding=binding("required", VS + "lymphodepletion-drugs", "Lymphodepleting drugs")),
+                _subject("MedicationAdministration"),
+                el("MedicationAdministration.dosage", mustSupport=True),
+                *extension_slices("MedicationAdministration.dosage", [
+                    ("doseFrequency", EXT_DOSE_FREQUENCY, 0, "1", "How often the dose was given")]),
+                el("MedicationAdministration.dosage.route",
+                   binding=binding("extensible", VS + "administration-routes", "Route of administration")),
+                el("MedicationAdministration.dosage.dose", mustSupport=True),
+                el("MedicationAdministration.dosage.dose.system", fixedUri=UCUM),
+                el("MedicationAdministration.dosage.dose.code",
+                   binding=binding("required", VS + "dose-units", "UCUM dose units"))])
+
+
 def _toxicity_condition(rid: str, name: str, title: str, description: str, code_vs: str,
                         invariants: list[dict[str, str]], code_slices: list[tuple[str, str, int, str, Any]]
                         ) -> Resource:
@@ -403,4 +433,4 @@ def cohort() -> Resource:
 
 
 def profiles() -> list[Resource]:
-    return [patient(), infusion(), toxicity_treatment(), *conditions(), malignancy(), *observations(), cohort()]
+    return [patient(), infusion(), lymphodepletion(), toxicity_treatment(), *conditions(), malignancy(), *observations(), cohort()]

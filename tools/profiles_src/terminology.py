@@ -301,6 +301,9 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                    "anti-cytokine agents, corticosteroids, JAK inhibitors, cytotoxics, vasopressors, "
                    "antihypertensives and anti-seizure drugs. RxNorm where an RxCUI was verified; project codes "
                    "otherwise.", _external(toxicity_rx) + [_local(["emapalumab", "angiotensin-ii", "prednisone"])]),
+        _value_set("lymphodepletion-drugs", "LymphodepletionDrugs", "Lymphodepleting chemotherapy",
+                   "Drugs of the lymphodepleting chemotherapy given in the days before the CAR-T infusion.",
+                   _external(rx("fludarabine", "cyclophosphamide"))),
         _value_set("vasopressors", "Vasopressors", "Vasopressors",
                    "Vasopressors counted when grading CRS hypotension (vasopressin is listed but does not count "
                    "towards 'multiple vasopressors').",
