@@ -145,7 +145,7 @@ class CaseBuilder:
         resource = {"resourceType": resource["resourceType"], "id": resource_id,
                     **{k: v for k, v in resource.items() if k != "resourceType"}}
         model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-        rendered = json.loads(model.json())
+        rendered = json.loads(model.model_dump_json())
         order = TYPE_ORDER.index(resource["resourceType"])
         self.entries.append(((order, day if day is not None else 1 << 20, key), rendered))
         return rendered

@@ -164,11 +164,14 @@ class ConditionSchema(Strict):
 
     @validates_schema
     def _days(self, data: dict[str, Any], **_: Any) -> None:
+        errors: dict[str, list[str]] = {}
         onset, end = data.get("onset"), data.get("abatement")
         if onset is not None and end is not None and end < onset:
-            raise ValidationError(f"abatement day {end} is before onset day {onset}", "abatement")
+            errors["abatement"] = [f"abatement day {end} is before onset day {onset}"]
         if data.get("kind") in TOXICITIES and not data.get("grading_system"):
-            raise ValidationError("a CRS/ICANS/IEC-HS condition names its grading system", "grading_system")
+            errors["grading_system"] = ["a CRS/ICANS/IEC-HS condition names its grading system"]
+        if errors:
+            raise ValidationError(errors)
 
 
 class InfusionSchema(Strict):
@@ -435,12 +438,12 @@ class TimelineSchema(Strict):
             errors.setdefault("conditions", []).append(f"duplicate condition ids: {', '.join(dupes)}")
         known = set(ids)
         for d_index, day in enumerate(data.get("days", [])):
-            refs = [("grades", i, g.get("condition")) for i, g in enumerate(day.get("grades", []))]
-            refs += [("drugs", i, r) for i, g in enumerate(day.get("drugs", [])) for r in g.get("reason") or []]
-            refs += [("procedures", i, r) for i, g in enumerate(day.get("procedures", [])) for r in g.get("reason") or []]
-            for section, index, ref in refs:
+            refs = [("grades", i, "condition", g.get("condition")) for i, g in enumerate(day.get("grades", []))]
+            refs += [("drugs", i, "reason", r) for i, g in enumerate(day.get("drugs", [])) for r in g.get("reason") or []]
+            refs += [("procedures", i, "reason", r) for i, g in enumerate(day.get("procedures", [])) for r in g.get("reason") or []]
+            for section, index, name, ref in refs:
                 if ref and ref not in known:
-                    errors.setdefault(f"days[{d_index}].{section}[{index}]", []).append(
+                    errors.setdefault(f"days[{d_index}].{section}[{index}].{name}", []).append(
                         f"refers to condition {ref!r}, which the timeline does not define (known: {', '.join(sorted(known))})"
                     )
         if errors:

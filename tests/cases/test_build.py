@@ -1,0 +1,174 @@
+"""Timeline -> Bundle: deterministic, sourced, dated by relative day, and coded only with verified codes."""
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from fhir_service.cases.build import build_bundle, build_file, render
+from fhir_service.cases.schema import load_timeline_text
+from fhir_service.cases.terminology import CODES_CSV, project_codes
+from fhir_service.cli import main as cli_main
+from tests.cases.conftest import BUNDLES, CART_TOX, RELATIVE_DAY, relative_day, resources
+
+SHARED_CODES = Path("/work/shared/terminology/codes.csv")
+TIMELINES = sorted((BUNDLES / "timelines").glob("*.yaml"))
+
+SMALL = """\
+case: small-case
+title: Small
+source: {doi: 10.1234/small, citation: c}
+anchor: {infusion_date: 2024-01-01, synthetic: true, reason: relative days only}
+patient: {sex: male, age: {value: 67, unit: a}}
+infusion: {product: "cart-tox:bpx-601", construct: PSCA CAR-T, target: "cart-tox:psca"}
+conditions:
+  - {id: crs, kind: crs, key: condition.crs.grade3, text: CRS, grading_system: astct-2019, onset: 13, abatement: 15}
+days:
+  - day: 13
+    vitals:
+      - key: vital.bp_panel
+        components: [{key: vital.sbp, value: 70, unit: "mm[Hg]"}, {key: vital.dbp, value: 40, unit: "mm[Hg]"}]
+    grades: [{toxicity: crs, grade: 3, system: astct-2019, condition: crs}]
+    drugs:
+      - {agent: medication.dexamethasone, dose: 10, unit: mg, frequency: every six hours, until: 15, reason: crs}
+  - when: after emapalumab
+    labs: [{key: lab.ferritin, value: 4460, unit: ng/mL}]
+"""
+
+
+def small_bundle() -> dict:
+    return build_bundle(load_timeline_text(SMALL))
+
+
+def test_the_same_timeline_builds_the_same_bytes() -> None:
+    assert render(small_bundle()) == render(small_bundle())
+    text = render(small_bundle())
+    assert text.endswith("}\n") and text.startswith('{\n  "resourceType": "Bundle"')
+
+
+def test_ids_are_uuid5_of_case_and_event_and_full_urls_match() -> None:
+    bundle = small_bundle()
+    ids = [e["resource"]["id"] for e in bundle["entry"]]
+    assert len(ids) == len(set(ids))
+    for entry in bundle["entry"]:
+        assert entry["fullUrl"] == f"urn:uuid:{entry['resource']['id']}"
+    other = build_bundle(load_timeline_text(SMALL.replace("case: small-case", "case: other-case")))
+    assert not set(ids) & {e["resource"]["id"] for e in other["entry"]}
+
+
+def test_a_bundle_is_a_collection_naming_its_source() -> None:
+    bundle = small_bundle()
+    assert bundle["type"] == "collection"
+    assert bundle["meta"]["source"] == "https://doi.org/10.1234/small"
+    patient = next(resources(bundle, "Patient"))
+    assert {"url": "https://fhir.cart-tox.org/StructureDefinition/source-publication", "valueString": "10.1234/small"} in patient["extension"]
+    assert patient["meta"]["profile"] == ["https://fhir.cart-tox.org/StructureDefinition/cart-patient"]
+
+
+def test_dates_are_anchor_plus_day_and_the_day_is_kept() -> None:
+    bundle = small_bundle()
+    infusion = next(r for r in resources(bundle, "MedicationAdministration") if r["meta"]["profile"][0].endswith("cart-infusion"))
+    assert (infusion["effectiveDateTime"], relative_day(infusion)) == ("2024-01-01", 0)
+    dexa = next(r for r in resources(bundle, "MedicationAdministration") if "dosage" in r)
+    assert dexa["effectivePeriod"]["start"] == "2024-01-14" and dexa["effectivePeriod"]["end"] == "2024-01-16"
+    assert relative_day(dexa) == 13
+    assert dexa["effectivePeriod"]["_end"]["extension"] == [{"url": RELATIVE_DAY, "valueInteger": 15}]
+    assert dexa["dosage"]["dose"] == {"value": 10, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}
+    assert dexa["dosage"]["extension"][0]["valueTiming"] == {"repeat": {"frequency": 1, "period": 6, "periodUnit": "h"}}
+
+
+def test_an_event_without_a_day_keeps_the_reports_words_and_gets_no_date() -> None:
+    ferritin = next(r for r in resources(small_bundle(), "Observation") if r["code"]["coding"][0]["code"] == "2276-4")
+    assert "effectiveDateTime" not in ferritin and relative_day(ferritin) is None
+    assert ferritin["note"] == [{"text": "Timing as reported: after emapalumab"}]
+
+
+def test_a_crs_condition_carries_the_grade_of_its_code_as_severity() -> None:
+    crs = next(resources(small_bundle(), "Condition"))
+    assert crs["severity"]["coding"][0]["code"] == "grade-3"
+    assert crs["code"]["coding"][0]["code"] == "D89.833"
+
+
+@pytest.mark.parametrize("path", TIMELINES, ids=lambda p: p.stem)
+def test_committed_bundle_equals_a_fresh_build(path: Path) -> None:
+    case, text = build_file(path)
+    assert path.stem == case, "a timeline file is named after its case id"
+    committed = BUNDLES / f"{case}.json"
+    assert committed.read_text(encoding="utf-8") == text, f"{committed} is stale: run `fhir-service cases build`"
+
+
+def test_every_dated_resource_carries_its_relative_day(bundles: dict) -> None:
+    for name, bundle in bundles.items():
+        for resource in resources(bundle):
+            # dates built from the infusion anchor are full dates; a report's own calendar year ("2019") is not
+            dates = [resource.get(k) for k in ("effectiveDateTime", "onsetDateTime", "performedDateTime")]
+            dates += [(resource.get(k) or {}).get("start") for k in ("effectivePeriod", "performedPeriod", "period")]
+            if any(isinstance(d, str) and len(d) == 10 for d in dates):
+                assert relative_day(resource) is not None, f"{name}: {resource['resourceType']}/{resource['id']}"
+
+
+def test_no_unverified_or_unknown_code_reaches_a_bundle(bundles: dict) -> None:
+    with CODES_CSV.open(newline="", encoding="utf-8") as handle:
+        verified = {(r["system"], r["code"]) for r in csv.DictReader(handle)}
+    fhir_internal = ("http://terminology.hl7.org/CodeSystem/", "http://unitsofmeasure.org")
+    local = set(project_codes())
+
+    def codings(node):
+        if isinstance(node, dict):
+            if "system" in node and "code" in node and "valueQuantity" not in node:
+                yield node
+            for value in node.values():
+                yield from codings(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from codings(value)
+
+    for name, bundle in bundles.items():
+        for coding in codings(bundle):
+            system, code = coding["system"], coding["code"]
+            if system == CART_TOX:
+                assert code in local, f"{name}: {code} is not in the project CodeSystem"
+            elif not system.startswith(fhir_internal):
+                assert (system, code) in verified, f"{name}: {system}|{code} is not a VERIFIED row"
+
+
+def test_the_committed_codes_copy_holds_only_verified_rows() -> None:
+    with CODES_CSV.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows and all(r["status"] == "VERIFIED" and r["code"] for r in rows)
+    if SHARED_CODES.is_file():  # the copy is exactly the VERIFIED subset of the shared table
+        with SHARED_CODES.open(newline="", encoding="utf-8") as handle:
+            shared = [r for r in csv.DictReader(handle) if r["status"] == "VERIFIED"]
+        assert rows == shared
+
+
+def test_cases_check_passes_on_the_repository_and_names_a_stale_bundle(tmp_path: Path, capsys) -> None:
+    assert cli_main.main(["cases", "check"]) == 0
+    shutil.copytree(BUNDLES, tmp_path / "bundles")
+    stale = tmp_path / "bundles" / "002-psca-cart-mcrpc.json"
+    data = json.loads(stale.read_text())
+    data["entry"].pop()
+    stale.write_text(json.dumps(data))
+    (tmp_path / "bundles" / "orphan.json").write_text("{}")
+    capsys.readouterr()
+    assert cli_main.main(["cases", "check", "--bundles", str(tmp_path / "bundles")]) == 1
+    err = capsys.readouterr().err
+    assert "002-psca-cart-mcrpc.json: differs from a fresh build" in err
+    assert "orphan.json: no timeline builds it" in err
+
+
+def test_cases_build_writes_bundles_and_reports_bad_timelines(tmp_path: Path, capsys) -> None:
+    good = tmp_path / "small-case.yaml"
+    good.write_text(SMALL)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(textwrap.dedent(SMALL).replace("unit: ng/mL", "unit: ng/ml").replace("small-case", "bad-case"))
+    out = tmp_path / "out"
+    assert cli_main.main(["cases", "build", "--out", str(out), str(good), str(bad)]) == 1
+    assert (out / "small-case.json").read_text() == render(small_bundle())
+    assert not (out / "bad-case.json").exists()
+    assert "unknown unit 'ng/ml' (UCUM spelling: 'ng/mL')" in capsys.readouterr().err
+    assert cli_main.main(["cases", "build", str(tmp_path / "nope.yaml")]) == 2
