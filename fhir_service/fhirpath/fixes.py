@@ -198,6 +198,12 @@ def _member_invocation_merging(original: Any) -> Any:
     return member_invocation
 
 
+def has_extension_fn(ctx: dict[str, Any], inputs: list[Any], url: Any) -> list[Any]:
+    """hasExtension(url): the pre-N1 FHIR shorthand for extension(url).exists(), still used by R4 content
+    (e.g. the questionnaireresponse-item-subject search parameter)."""
+    return [bool(extension_fn(ctx, inputs, url))]
+
+
 def extension_fn(ctx: dict[str, Any], inputs: list[Any], url: Any) -> list[Any]:
     """extension(url), also on primitives (whose extensions live in the `_name` part)."""
     found = []
@@ -427,11 +433,12 @@ def _type_check(original: Any) -> Any:
 
 
 def as_function(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
-    """The function form `as(Type)` filters a collection like ofType(Type), as the HL7 Java engine does.
+    """`as` (function and operator) on a collection filters it like ofType(Type), as the HL7 Java engine does.
 
-    Core invariants rely on it: dom-3 evaluates `%resource.descendants().as(canonical)` over many items, which
-    fhirpathpy rejected ("Expected singleton on left side of 'as'"), failing every resource with contained
-    resources. The operator form `x as Type` stays singleton-only.
+    R4 core definitions rely on it: the invariant dom-3 evaluates `%resource.descendants().as(canonical)` on
+    every resource with contained resources, and search parameters such as component-value-quantity evaluate
+    `Observation.component.value as Quantity` over all components. fhirpathpy raised "Expected singleton on
+    left side of 'as'" for both. (FHIRPath N1 would call it an error; R4 content needs the filter.)
     """
     checked = _checked_type(ctx, type_info)
     if len(coll) > 1:
@@ -469,9 +476,10 @@ FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
     "as": {"fn": as_function, "arity": {1: ["TypeSpecifier"]}},
     "trace": {"fn": trace_logged, "arity": {0: [], 1: ["String"], 2: ["String", "Expr"]}},
     "isOp": {"fn": _type_check(fp_types.is_fn), "arity": {2: ["Any", "TypeSpecifier"]}},
-    "asOp": {"fn": _type_check(fp_types.as_fn), "arity": {2: ["Any", "TypeSpecifier"]}},
+    "asOp": {"fn": as_function, "arity": {2: ["Any", "TypeSpecifier"]}},
     "ofType": {"fn": _type_check(fp_filtering.of_type_fn), "arity": {1: ["TypeSpecifier"]}},
     "extension": {"fn": extension_fn, "arity": {1: ["String"]}},
+    "hasExtension": {"fn": has_extension_fn, "arity": {1: ["String"]}},
 }
 
 

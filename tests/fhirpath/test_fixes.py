@@ -145,8 +145,16 @@ def test_as_function_filters_collections_for_dom_3() -> None:
     orphan = dict(referenced, device={"reference": "Device/other"})
     assert fhirpath.evaluate(referenced, dom3) == [True]
     assert fhirpath.evaluate(orphan, dom3) == [False]
-    with pytest.raises(FhirPathError):
-        fhirpath.evaluate(referenced, "(contained | device) as Device")  # operator form: singleton only
+    components = {"resourceType": "Observation", "component": [{"valueQuantity": {"value": 1}},
+                                                                 {"valueString": "x"}, {"valueQuantity": {"value": 2}}]}
+    # the core search parameter component-value-quantity
+    assert fhirpath.evaluate(components, "(Observation.component.value as Quantity)") == [{"value": 1}, {"value": 2}]
+
+
+def test_has_extension() -> None:
+    item = {"resourceType": "QuestionnaireResponse", "item": [
+        {"linkId": "a", "extension": [{"url": "http://x/isSubject", "valueBoolean": True}]}, {"linkId": "b"}]}
+    assert fhirpath.evaluate(item, "item.where(hasExtension('http://x/isSubject')).linkId") == ["a"]
 
 
 def test_trace_logs_instead_of_printing(capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture) -> None:
