@@ -9,6 +9,7 @@ here after writing); the check ignores `snapshot`, which `fhir-service profiles 
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import sys
 from pathlib import Path
@@ -41,9 +42,24 @@ PACKAGE_JSON: dict[str, Any] = {
 }
 
 
+def narrative(resource: Resource) -> dict[str, str]:
+    """A generated narrative (title and description) so readers and validators (dom-6) see what it is."""
+    title = html.escape(resource.get("title") or resource["name"])
+    description = html.escape(resource["description"])
+    return {"status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><p><b>{title}</b></p><p>{description}</p></div>'}
+
+
 def resources() -> list[Resource]:
     codes = VerifiedCodes()
-    return [*profiles(), *extensions(), code_system(), *value_sets(codes), *search_parameters()]
+    out = [*profiles(), *extensions(), code_system(), *value_sets(codes), *search_parameters()]
+    for resource in out:
+        items = list(resource.items())
+        resource.clear()
+        resource.update(items[:2])  # resourceType, id, then the narrative, as FHIR orders them
+        resource["text"] = narrative(dict(items))
+        resource.update(items[2:])
+    return out
 
 
 def filename(resource: Resource) -> str:
