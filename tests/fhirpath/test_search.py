@@ -85,3 +85,20 @@ def test_every_core_search_parameter_compiles_and_evaluates(definitions: Definit
                 pytest.fail(f"{parameter.get('url')} on {resource.get('resourceType')}/{resource.get('id')}: {exc}")
             extracted += len(values)
     assert extracted > 0
+
+
+def test_every_core_search_parameter_and_invariant_compiles(definitions: Definitions) -> None:
+    from fhir_service import fhirpath
+
+    expressions = {sp["expression"] for sp in definitions.resources_of_type("SearchParameter") if sp.get("expression")}
+    for structure in definitions.resources_of_type("StructureDefinition"):
+        for element in (structure.get("snapshot") or {}).get("element", []):
+            expressions |= {c["expression"] for c in element.get("constraint") or () if c.get("expression")}
+    assert len(expressions) > 500
+    failures = []
+    for expression in expressions:
+        try:
+            fhirpath.compile(expression)
+        except FhirPathError as exc:
+            failures.append(str(exc))
+    assert failures == []
