@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any, Iterator
 
+import fhirpathpy
 import pytest
+from fhirpathpy.models import models
 
 from fhir_service import fhirpath
 from fhir_service.definitions import Definitions, FhirPackage
@@ -191,6 +193,7 @@ def test_invariants_are_well_formed_and_compile(resources: list[dict[str, Any]])
         assert re.fullmatch(r"cart-\d+", c["key"]), c
         assert c["severity"] in ("error", "warning") and c["human"] and c["source"].endswith(sd_id)
         fhirpath.compile(c["expression"])  # raises FhirPathError when it does not parse
+        fhirpathpy.compile(c["expression"], models["r4"])  # and plain fhirpathpy with its R4 model
 
 
 def test_an_invariant_key_means_one_rule(resources: list[dict[str, Any]]) -> None:
@@ -208,6 +211,7 @@ def test_search_parameters_are_well_formed(profile_definitions: Definitions,
         assert sp["code"] == sp["id"] and sp["type"] in ("number", "token", "string", "date", "reference")
         assert all(b in profile_definitions.resource_types for b in sp["base"]), sp["base"]
         fhirpath.compile(sp["expression"])
+        fhirpathpy.compile(sp["expression"], models["r4"])
     by_code = {sp["code"]: sp for sp in params}
     assert by_code["relative-day"]["type"] == "number"
     assert set(by_code["relative-day"]["base"]) >= {"Observation", "Condition", "MedicationAdministration",
