@@ -67,6 +67,10 @@ class FhirRest:
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})$"), {"GET": self.read, "PUT": self.update,
                                                                  "DELETE": self.delete}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/_history$"), {"GET": self.history}),
+            (re.compile(rf"^/(?P<compartment>{TYPE})/(?P<cid>{ID})/(?P<target>{TYPE}|\*)$"),
+             {"GET": self.compartment_search}),
+            (re.compile(rf"^/(?P<compartment>{TYPE})/(?P<cid>{ID})(?:/(?P<target>{TYPE}))?/_search$"),
+             {"POST": self.compartment_search}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/_history/(?P<vid>[^/]+)$"), {"GET": self.vread}),
         ]
 
@@ -273,9 +277,21 @@ class FhirRest:
                 raise FhirError(400, "the form body is not UTF-8", "structure") from None
         return params
 
-    def _search(self, request: Request, repo: Any, resource_type: str | None, path: str) -> Response:
+    def compartment_search(self, request: Request, repo: Any, compartment: str, cid: str,
+                           target: str | None = None) -> Response:
+        """`[compartment]/[id]/[type]` (or `/*`): a search restricted to the resources in that compartment."""
+        self._check_type(compartment)
+        resource_type = None if target in (None, "*") else target
+        if resource_type:
+            self._check_type(resource_type)
+        path = f"/{compartment}/{cid}/{target or '*'}"
+        return self._search(request, repo, resource_type, path, compartment=(compartment, cid))
+
+    def _search(self, request: Request, repo: Any, resource_type: str | None, path: str,
+                compartment: tuple[str, str] | None = None) -> Response:
         params = self._search_params(request)
         query = parse_search(resource_type, params, request)
+        query.compartment = compartment
         result = repo.search(query)
         summary = next((v for k, v in params if k == "_summary"), None)
         elements = [e.strip() for k, v in params if k == "_elements" for e in v.split(",") if e.strip()]

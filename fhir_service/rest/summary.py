@@ -39,7 +39,10 @@ def _keep(resource: dict[str, Any], names: set[str]) -> dict[str, Any]:
     return {k: v for k, v in resource.items() if wanted(k)}
 
 
-def _mark(resource: dict[str, Any]) -> dict[str, Any]:
+def _mark(resource: dict[str, Any], original: dict[str, Any]) -> dict[str, Any]:
+    """Tag the subset as SUBSETTED, unless nothing was left out (then it is the whole resource)."""
+    if len(resource) == len(original):
+        return resource
     meta = dict(resource.get("meta") or {})
     meta["tag"] = [*(meta.get("tag") or []), SUBSETTED]
     return {**resource, "meta": meta}
@@ -53,10 +56,10 @@ def subset(resource: dict[str, Any], summary: str | None, elements: list[str] | 
         return resource
     summary_names, mandatory = _top_level(definitions, resource_type)
     if summary == "true":
-        return _mark(_keep(resource, summary_names))
+        return _mark(_keep(resource, summary_names), resource)
     if summary == "text":
-        return _mark(_keep(resource, {"text"} | mandatory))
+        return _mark(_keep(resource, {"text"} | mandatory), resource)
     if summary == "data":
-        return _mark({k: v for k, v in resource.items() if k != "text"})
+        return _mark({k: v for k, v in resource.items() if k != "text"}, resource)
     names = {e.split(".")[-1] if e.startswith(resource_type + ".") else e for e in elements or []}
-    return _mark(_keep(resource, names | mandatory))
+    return _mark(_keep(resource, names | mandatory), resource)

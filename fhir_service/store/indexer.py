@@ -16,7 +16,6 @@ from fhir_service.store.dates import MAX_US, MIN_US, DateFormatError, date_range
 from fhir_service.store.search_params import SearchParam
 
 STRING_MAX = 512
-CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 _REF_RE = re.compile(r"^(?:(?P<base>.*)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 Rows = dict[str, list[tuple[Any, ...]]]
@@ -39,6 +38,9 @@ def parse_reference(reference: str) -> tuple[str | None, str | None]:
 def index_resource(resource: dict[str, Any], params: dict[str, SearchParam]) -> Rows:
     rows: Rows = {kind: [] for kind in ("string", "token", "date", "reference", "quantity", "number", "uri")}
     for param in params.values():
+        if param.type == "composite":
+            _composite_rows(param, resource, rows)
+            continue
         seen: set[tuple[Any, ...]] = set()
         for branch in param.branches:
             try:
@@ -51,6 +53,31 @@ def index_resource(resource: dict[str, Any], params: dict[str, SearchParam]) -> 
                         seen.add(row)
                         rows[param.type if not row[0].endswith(":of-type") else "token"].append(row)
     return rows
+
+
+def _composite_rows(param: SearchParam, resource: dict[str, Any], rows: Rows) -> None:
+    """Each root value (the resource, or e.g. each Observation.component) is one group `grp`; component i is
+    indexed in its own type's table under parameter `<code>$<i>`, so a search can require that all
+    components match within the same group."""
+    group = 0
+    for branch in param.branches:
+        try:
+            roots = branch.evaluate(resource)
+        except Exception:
+            continue
+        for root in roots:
+            if not isinstance(root, dict):
+                continue
+            group += 1
+            for position, (kind, evaluate) in enumerate(param.components):
+                part = SearchParam(code=f"{param.code}${position}", type=kind, url=None, branches=())
+                try:
+                    values = evaluate(root)
+                except Exception:
+                    continue
+                for value in values:
+                    for row in _rows_for(part, value, None):
+                        rows[kind].append((*row, group))
 
 
 def _rows_for(param: SearchParam, value: Any, target_type: str | None) -> Iterator[tuple[Any, ...]]:
@@ -105,9 +132,8 @@ def _tokens(code: str, value: Any) -> Iterator[tuple[Any, ...]]:
         elif "code" in value or ("system" in value and "value" not in value):
             yield (code, value.get("system"), value.get("code"), value.get("display"))
         elif "value" in value:
-            is_contact = value.get("system") in CONTACT_SYSTEMS and "type" not in value
-            system = None if is_contact else value.get("system")
-            yield (code, system, str(value["value"]), None)
+            # ContactPoint: its system (phone, email ...) is the token system, as other servers do
+            yield (code, value.get("system"), str(value["value"]), None)
             for coding in (value.get("type") or {}).get("coding") or []:
                 if isinstance(coding, dict) and coding.get("code"):
                     # identifier:of-type=system|code|value, stored as a token of a derived parameter name

@@ -72,6 +72,25 @@ def split_token(value: str) -> list[str]:
     return parts
 
 
+def split_dollar(value: str) -> list[str]:
+    """Composite components: split on unescaped `$`."""
+    parts, current, escaped = [], [], False
+    for ch in value:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            current.append(ch)
+            escaped = True
+        elif ch == "$":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    parts.append("".join(current))
+    return parts
+
+
 def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -118,6 +137,10 @@ class SearchBuilder:
         param = self.registry.get(resource_type, name)
         if param is None:
             return self._unknown(f"unknown search parameter {name!r} for {resource_type}")
+        if param.type == "composite":
+            if modifier:
+                raise InvalidSearch(f"modifier :{modifier} is not supported on composite parameter {name!r}")
+            return self._composite(resource_type, R, param, raw)
         if modifier == "missing":
             return self._missing(param, resource_type, R, raw)
         if modifier and modifier not in MODIFIERS_BY_TYPE.get(param.type, set()):
@@ -276,10 +299,44 @@ class SearchBuilder:
             system, unit = parts[1], parts[2]
             if system:
                 cond = and_(cond, table.c.system == system)
-            if unit:
-                cond = and_(cond, table.c.code == unit) if system else and_(
-                    cond, or_(table.c.code == unit, table.c.unit == unit))
+            if unit:  # the code, or else the human unit (case-insensitively), as other servers match
+                cond = and_(cond, or_(table.c.code == unit, func.lower(table.c.unit) == unit.lower()))
         return cond
+
+    # -- composite --------------------------------------------------------------------------------------------
+    def _composite_alternatives(self, param: SearchParam, raw: str) -> list[list[list[str]]]:
+        """Alternatives, each a list of components, each a list of OR values.
+
+        `a$b,c$d` is two alternatives (a AND b) OR (c AND d). When the `$` count shows one composite whose
+        components carry commas (`a,b$c`), the commas are ORs within a component, as fhir-candle reads it."""
+        width = len(param.components)
+        dollars = split_dollar(raw)
+        if len(dollars) == width and any("," in part for part in dollars):
+            return [[split_values(part) for part in dollars]]
+        return [[[part] for part in split_dollar(alternative)] for alternative in split_values(raw)]
+
+    def _composite(self, resource_type: str, R: Any, param: SearchParam, raw: str) -> ColumnElement[bool]:
+        tables = self.t.index_tables()
+        options = []
+        for alternative in self._composite_alternatives(param, raw):
+            if len(alternative) > len(param.components):
+                raise InvalidSearch(f"{param.code}: {len(alternative)} components given, "
+                                    f"{len(param.components)} expected")
+            aliases = []
+            conds = []
+            for position, values in enumerate(alternative):
+                kind = param.components[position][0]
+                alias = tables[kind].alias()
+                build: Callable[..., ColumnElement[bool]] = getattr(self, f"_{kind}")
+                conds.append(and_(alias.c.res_type == resource_type, alias.c.param == f"{param.code}${position}",
+                                  or_(*[build(alias, param.code, v, "") for v in values])))
+                aliases.append(alias)
+            first = aliases[0]
+            stmt = select(first.c.rid)
+            for alias in aliases[1:]:
+                stmt = stmt.join(alias, and_(alias.c.rid == first.c.rid, alias.c.grp == first.c.grp))
+            options.append(R.c.rid.in_(stmt.where(*conds)))
+        return or_(*options)
 
     # -- chains ----------------------------------------------------------------------------------------------
     def _target_types(self, param: SearchParam, modifier: str) -> list[str]:

@@ -82,6 +82,7 @@ class SearchQuery:
     include: list[str] = field(default_factory=list)
     revinclude: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)  # _type, for system-level search
+    compartment: tuple[str, str] | None = None  # (compartment type, id): search within e.g. Patient/123
     strict: bool = False
 
 

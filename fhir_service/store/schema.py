@@ -73,6 +73,7 @@ def build_tables(prefix: str = "") -> Tables:
             Column("res_type", String(64), nullable=False),
             Column("param", String(128), nullable=False),
             *columns,
+            Column("grp", Integer, nullable=True),  # composite parameters: the root element the row belongs to
             Index(f"{p}ix_{name}_rid", "rid"),
             Index(f"{p}ix_{name}_lookup", "res_type", "param", *lookup),
         )

@@ -40,6 +40,8 @@ class SearchParam:
     targets: tuple[str, ...] = ()
     expression: str = ""
     description: str | None = None
+    # composite only: (component type, evaluator relative to each root value)
+    components: tuple[tuple[str, Evaluator], ...] = ()
 
 
 def split_union(expression: str) -> list[str]:
@@ -104,12 +106,41 @@ def branches_for(expression: str, resource_type: str) -> list[tuple[str, str | N
     return out
 
 
-def compile_param(definition: dict[str, Any], resource_type: str) -> SearchParam | None:
-    """A SearchParam for one SearchParameter resource on one base type; None when it cannot be indexed."""
+_AS_CALL = re.compile(r"\b([a-z][A-Za-z]*)\.as\(\s*([A-Za-z]+)\s*\)")
+
+
+def relative_expression(expression: str) -> str:
+    """A composite component's expression, evaluated on a bare element (no type model at hand): the choice
+    `value.as(Quantity)` becomes the JSON name `valueQuantity`."""
+    return _AS_CALL.sub(lambda m: m.group(1) + m.group(2)[0].upper() + m.group(2)[1:], expression)
+
+
+def _components(definition: dict[str, Any], resolve: Any) -> tuple[tuple[str, Evaluator], ...] | None:
+    out = []
+    for component in definition.get("component") or []:
+        target = resolve(component.get("definition") or "") if resolve else None
+        kind = (target or {}).get("type")
+        if kind not in INDEXED_TYPES or not component.get("expression"):
+            return None
+        try:
+            out.append((kind, compile_expression(relative_expression(component["expression"]))))
+        except ExpressionError:
+            return None
+    return tuple(out) or None
+
+
+def compile_param(definition: dict[str, Any], resource_type: str, resolve: Any = None) -> SearchParam | None:
+    """A SearchParam for one SearchParameter resource on one base type; None when it cannot be indexed.
+    `resolve(url)` finds the component SearchParameters of a composite."""
     kind = definition.get("type")
     expression = definition.get("expression") or ""
     code = definition.get("code")
-    if kind not in INDEXED_TYPES or not expression or not code:
+    components: tuple[tuple[str, Evaluator], ...] = ()
+    if kind == "composite" and expression and code:
+        components = _components(definition, resolve) or ()
+        if not components:
+            return None
+    elif kind not in INDEXED_TYPES or not expression or not code:
         return None
     branches = []
     for text, target in branches_for(expression, resource_type):
@@ -121,7 +152,7 @@ def compile_param(definition: dict[str, Any], resource_type: str) -> SearchParam
         return None
     return SearchParam(code=code, type=kind, url=definition.get("url"), branches=tuple(branches),
                        targets=tuple(definition.get("target") or ()), expression=expression,
-                       description=definition.get("description"))
+                       description=definition.get("description"), components=components)
 
 
 @dataclass
@@ -150,10 +181,16 @@ class SearchParamRegistry:
         custom = [sp for sp in self._custom.values()
                   if {resource_type, "Resource", "DomainResource"}.intersection(sp.get("base") or [])]
         for definition in [*sources, *custom]:  # later sources (custom) win over core by code
-            compiled = compile_param(definition, resource_type)
+            compiled = compile_param(definition, resource_type, self._resolve)
             if compiled is not None:
                 params[compiled.code] = compiled
         return params
+
+    def _resolve(self, url: str) -> dict[str, Any] | None:
+        for sp in self._custom.values():
+            if sp.get("url") == url:
+                return sp
+        return self.definitions.resolve(url)
 
     def register(self, search_parameter: dict[str, Any]) -> list[str]:
         """Make a stored SearchParameter searchable; returns the base types whose index must be rebuilt."""

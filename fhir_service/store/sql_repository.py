@@ -120,6 +120,18 @@ class SqlRepository:
         for row in rows:
             self.registry.register(orjson.loads(row.content))
 
+    def compartment_params(self, compartment: str) -> dict[str, list[str]]:
+        """Resource type -> the parameters that put a resource in a compartment (CompartmentDefinition)."""
+        def build() -> dict[str, dict[str, list[str]]]:
+            out: dict[str, dict[str, list[str]]] = {}
+            for package, entry in self.definitions.index_entries("CompartmentDefinition"):
+                definition = package.load(entry.filename)
+                if definition.get("code") and definition.get("code") not in out:
+                    out[definition["code"]] = {r["code"]: [p for p in r.get("param") or [] if p != "{def}"]
+                                               for r in definition.get("resource") or [] if r.get("param")}
+            return out
+        return self.definitions.memo(("store-compartments",), build).get(compartment, {})
+
     def drop_schema(self) -> None:
         """Drop this prefix's tables (test clean-up)."""
         self.tables.metadata.drop_all(self.engine)
@@ -259,9 +271,10 @@ class Session:
             if not kind_rows:
                 continue
             table = tables[kind]
-            names = [c.name for c in table.columns][3:]
+            names = [c.name for c in table.columns][3:]  # value columns, then grp
             self.conn.execute(insert(table), [
-                {"rid": rid, "res_type": resource_type, "param": row[0], **dict(zip(names, row[1:]))}
+                {"rid": rid, "res_type": resource_type, "param": row[0],
+                 **dict(zip(names, (*row[1:], *([None] * (len(names) - len(row) + 1)))))}
                 for row in kind_rows])
 
     def _reindex(self, base_types: list[str]) -> None:
@@ -391,15 +404,26 @@ class Session:
     def search(self, query: SearchQuery) -> SearchResult:
         r = self.t.resource
         builder = SearchBuilder(self.t, self.repo.registry, strict=query.strict)
+        membership: dict[str, list[str]] = {}
+        if query.compartment:
+            membership = self.repo.compartment_params(query.compartment[0])
+            if not membership:
+                raise InvalidSearch(f"{query.compartment[0]} is not a compartment")
         if query.resource_type:
             types = [query.resource_type]
         else:
-            types = query.types or []
+            types = query.types or (sorted(membership) if query.compartment else [])
             for name in types:
                 self._check_type(name)
         per_type = []
         for resource_type in (types or [None]):  # type: ignore[list-item]
             conds = [r.c.res_type == resource_type] if resource_type else []
+            if query.compartment:
+                owner = "/".join(query.compartment)
+                members = [builder.condition(resource_type or "Resource", r, param, owner)
+                           for param in membership.get(resource_type or "", [])]
+                members = [m for m in members if m is not None]
+                conds.append(or_(*members) if members else false())
             for key, raw in query.params:
                 cond = builder.condition(resource_type or "Resource", r, key, raw)
                 if cond is not None:

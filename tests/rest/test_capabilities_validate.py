@@ -16,8 +16,9 @@ def test_metadata_lists_supported_search_parameters(client: Client) -> None:
     assert {"code": "read"} in patient["interaction"]
     assert any(op["name"] == "everything" for op in patient["operation"])
     observation = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Observation")
-    obs_names = {p["name"] for p in observation["searchParam"]}
-    assert "combo-code-value-quantity" not in obs_names  # composite: not supported, not advertised
+    assert "code-value-quantity" in {p["name"] for p in observation["searchParam"]}
+    location = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Location")
+    assert "near" not in {p["name"] for p in location["searchParam"]}  # special: not supported, not advertised
 
 
 def test_metadata_lists_the_project_profiles(client: Client) -> None:

@@ -100,3 +100,14 @@ def test_patient_everything(loaded: Client) -> None:
     bundle = loaded("GET", "/Patient/p1/$everything").body
     assert {e["resource"]["id"] for e in bundle["entry"]} == {"p1", "o1", "dr"}
     assert loaded("GET", "/Patient/none/$everything").status == 404
+
+
+def test_compartment_search_by_get_and_post(loaded: Client) -> None:
+    bundle = loaded("GET", "/Patient/p1/Observation").body
+    assert [e["resource"]["id"] for e in bundle["entry"]] == ["o1"]
+    assert bundle["link"][0]["url"].startswith(f"{BASE}/Patient/p1/Observation")
+    assert loaded("GET", "/Patient/p1/*").body["total"] == 1
+    posted = loaded("POST", "/Patient/p1/Observation/_search", "_id=o1",
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert posted.body["total"] == 1
+    assert loaded("GET", "/Observation/o1/Patient").status == 400  # Observation is not a compartment

@@ -232,3 +232,40 @@ def test_custom_search_parameter_indexes_existing_resources(data: SqlRepository)
                  "name": "name-use", "status": "active", "code": "name-use", "base": ["Patient"],
                  "type": "token", "expression": "Patient.name.given"})
     assert ids(data, "Patient", ("name-use", "Ann")) == ["p1", "p2", "p3"]
+
+
+# -- composite, contact points, compartments ---------------------------------------------------------------
+def test_composite_components_must_match_in_the_same_group(repo: SqlRepository) -> None:
+    repo.update({"resourceType": "Observation", "id": "bp", "status": "final",
+                 "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
+                 "component": [
+                     {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                      "valueQuantity": {"value": 140, "system": UCUM, "code": "mm[Hg]"}},
+                     {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                      "valueQuantity": {"value": 90, "system": UCUM, "code": "mm[Hg]"}}]})
+    assert ids(repo, "Observation", ("component-code-value-quantity", f"{LOINC}|8480-6$gt130")) == ["bp"]
+    # systolic is 140, diastolic 90: "diastolic above 130" must not pair 8462-4 with systolic's 140
+    assert ids(repo, "Observation", ("component-code-value-quantity", f"{LOINC}|8462-4$gt130")) == []
+
+
+def test_composite_on_the_resource_itself(data: SqlRepository) -> None:
+    assert ids(data, "Observation", ("code-value-quantity", f"{LOINC}|8310-5$gt38")) == ["o1"]
+    assert ids(data, "Observation", ("code-value-quantity", f"{LOINC}|8867-4$gt38")) == ["o3"]
+    assert ids(data, "Observation", ("code-value-quantity", f"8310-5$lt30,8867-4$gt100")) == ["o3"]
+    with pytest.raises(InvalidSearch):
+        ids(data, "Observation", ("code-value-quantity", "a$b$c"))
+
+
+def test_contact_point_system_is_the_token_system(repo: SqlRepository) -> None:
+    repo.update({"resourceType": "Patient", "id": "t", "telecom": [{"system": "phone", "value": "555"}]})
+    assert ids(repo, "Patient", ("telecom", "phone|555")) == ["t"]
+    assert ids(repo, "Patient", ("telecom", "email|555")) == []
+    assert ids(repo, "Patient", ("phone", "555")) == ["t"]
+
+
+def test_compartment_search(data: SqlRepository) -> None:
+    found = data.search(SearchQuery("Observation", compartment=("Patient", "p1")))
+    assert sorted(m.id for m in found.matches) == ["o1", "o2"]
+    everything = data.search(SearchQuery(None, compartment=("Patient", "p2")))
+    assert sorted(m.id for m in everything.matches) == ["o3"]
+    assert data.search(SearchQuery("Observation", compartment=("Patient", "nobody"))).matches == []
