@@ -244,6 +244,8 @@ def crs_interval(inputs: DayInputs, pressors_running: int, vasopressin: bool, pr
         out.widen(0, 4)
     if inputs.fever is False and prior is False:
         return Interval(0, 0, ["no fever and no anti-cytokine therapy or steroid before: not CRS by ASTCT"])
+    if inputs.fever is False:
+        out.reasons.append("no fever (fever not required after anti-cytokine therapy, but grade 1 is fever alone)")
     if inputs.fever is True:
         out.widen(1, 1, "fever")
     elif inputs.fever is None:

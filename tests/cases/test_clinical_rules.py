@@ -1,0 +1,150 @@
+"""Clinical rules: a recorded CRS/ICANS grade that the same day's ASTCT 2019 grading inputs contradict is flagged."""
+from __future__ import annotations
+
+import textwrap
+
+from fhir_service.cases.build import build_bundle
+from fhir_service.cases.schema import load_timeline_text
+from fhir_service.validation import Validator
+from fhir_service.validation.clinical import clinical_issues
+
+HEADER = """\
+case: rule-case
+title: Rule case
+source: {doi: 10.1234/rules, citation: c}
+anchor: {infusion_date: 2024-01-01, synthetic: true, reason: relative days only}
+patient: {sex: male, age: {value: 60, unit: a}}
+infusion: {product: "cart-tox:axicabtagene-ciloleucel", construct: axi-cel, target: "cart-tox:cd19"}
+conditions:
+  - {id: crs, kind: crs, key: condition.crs.grade3, text: CRS, grading_system: astct-2019, onset: 1}
+  - {id: icans, kind: icans, key: condition.icans.grade3, text: ICANS, grading_system: astct-2019, onset: 4}
+"""
+
+
+def bundle(days: str, header: str = HEADER) -> dict:
+    return build_bundle(load_timeline_text(header + "days:\n" + textwrap.indent(textwrap.dedent(days), "  ")))
+
+
+def day_grade_issues(b: dict) -> list:
+    """Issues of the daily-grade rules only (the Condition-vs-daily-grade rule is tested on its own)."""
+    return [i for i in clinical_issues(b, None) if i.rule != "cart-clinical-condition-grade"]
+
+
+def crs_day(grade: int, oxygen: str = "low_flow") -> str:
+    return f"""\
+    - day: 5
+      grading:
+        fever: true
+        hypotension: true
+        vasopressors: {{count: 1}}
+        oxygen: {{support: {oxygen}, device: nasal cannula, flow: 4}}
+      grades: [{{toxicity: crs, grade: {grade}, system: astct-2019, condition: crs}}]
+    """
+
+
+def test_crs_grade_that_matches_the_inputs_passes() -> None:
+    # 1 vasopressor and low-flow oxygen: the more severe of hypotension (3) and hypoxia (2) is grade 3
+    assert clinical_issues(bundle(crs_day(3)), None) == []
+
+
+def test_crs_grade_below_what_the_inputs_prove_is_flagged_at_the_grade() -> None:
+    b = bundle(crs_day(2))
+    issues = day_grade_issues(b)
+    assert len(issues) == 1
+    issue = issues[0]
+    assert (issue.severity, issue.code, issue.rule) == ("warning", "business-rule", "cart-clinical-crs-astct")
+    assert "Recorded CRS grade 2 on 2024-01-06 (ASTCT 2019)" in issue.diagnostics
+    assert "grading inputs: 3 (hypotension with 1 vasopressor(s)" in issue.diagnostics
+    index = issue.location[1]
+    assert issue.expression == f"Bundle.entry[{index}].resource.value"
+    flagged = b["entry"][index]["resource"]
+    assert flagged["valueInteger"] == 2 and flagged["code"]["coding"][0]["code"] == "crs-grade-astct"
+
+
+def test_crs_grade_above_what_fully_known_inputs_allow_is_flagged() -> None:
+    # every domain known: hypotension with 1 vasopressor (exactly) and low flow oxygen -> exactly 3
+    issues = day_grade_issues(bundle(crs_day(4)))
+    assert [i.rule for i in issues] == ["cart-clinical-crs-astct"]
+    assert "grading inputs: 3 (" in issues[0].diagnostics
+
+
+def test_running_vasopressor_administrations_count_and_vasopressin_does_not() -> None:
+    days = """\
+    - day: 5
+      grading: {fever: true, hypotension: true, oxygen: {support: none}}
+      grades: [{toxicity: crs, grade: 3, system: astct-2019, condition: crs}]
+      drugs:
+        - {agent: medication.norepinephrine, until: 6, reason: crs}
+        - {agent: medication.phenylephrine, reason: crs}
+        - {agent: medication.vasopressin, reason: crs}
+    """
+    issues = day_grade_issues(bundle(days))
+    assert len(issues) == 1 and "2+ vasopressor(s) excluding vasopressin and vasopressin" in issues[0].diagnostics
+    assert "4 (" in issues[0].diagnostics or "4 to 4" in issues[0].diagnostics
+
+
+def test_without_fever_or_prior_anticytokine_there_is_no_crs() -> None:
+    days = """\
+    - day: 5
+      grading: {fever: false, hypotension: false, oxygen: {support: none}}
+      grades: [{toxicity: crs, grade: 1, system: astct-2019, condition: crs}]
+    """
+    issues = day_grade_issues(bundle(days))
+    assert len(issues) == 1 and "not CRS by ASTCT" in issues[0].diagnostics
+    after_tocilizumab = days.replace("      grades:", "      drugs: [{agent: medication.tocilizumab, reason: crs}]\n      grades:")
+    assert "no fever" in day_grade_issues(bundle(after_tocilizumab))[0].diagnostics  # grade 1 needs fever still
+
+
+def test_missing_inputs_never_produce_a_warning() -> None:
+    days = """\
+    - day: 5
+      grading: {fever: true}
+      grades: [{toxicity: crs, grade: 4, system: astct-2019, condition: crs}]
+    """
+    assert day_grade_issues(bundle(days)) == []
+
+
+def test_icans_grade_follows_the_most_severe_domain() -> None:
+    consistent = """\
+    - day: 6
+      grading: {ice_score: 3, seizure: rapidly_resolving}
+      grades: [{toxicity: icans, grade: 3, system: astct-2019, condition: icans}]
+    """
+    assert day_grade_issues(bundle(consistent)) == []
+    issues = day_grade_issues(bundle(consistent.replace("grade: 3", "grade: 2")))
+    assert [i.rule for i in issues] == ["cart-clinical-icans-astct"]
+    assert "ICE 3" in issues[0].diagnostics and "seizure domain grade 3" in issues[0].diagnostics
+
+
+def test_a_condition_coded_with_another_grade_than_its_daily_grades_is_flagged() -> None:
+    days = """\
+    - day: 5
+      grades: [{toxicity: crs, grade: 2, system: astct-2019, condition: crs}]
+    """
+    issues = clinical_issues(bundle(days), None)
+    assert [i.rule for i in issues] == ["cart-clinical-condition-grade"]
+    assert "coded D89.833 (grade 3) but the highest daily grade recorded for it" in issues[0].diagnostics
+    assert issues[0].expression.endswith(".resource.code")
+
+
+def test_grades_of_an_unnamed_system_are_compared_and_say_so() -> None:
+    days = crs_day(2).replace("astct-2019", "not-stated")
+    header = HEADER.replace("condition.crs.grade3, text: CRS, grading_system: astct-2019", "condition.crs.grade2, text: CRS, grading_system: not-stated")
+    issues = clinical_issues(bundle(days, header), None)
+    assert len(issues) == 1 and "a grading system the report does not name" in issues[0].diagnostics
+
+
+def test_only_bundles_are_examined() -> None:
+    assert clinical_issues({"resourceType": "Observation"}, None) == []
+    assert clinical_issues({"resourceType": "Bundle", "type": "collection"}, None) == []
+
+
+def test_the_rule_plugs_into_the_validator_as_a_rules_layer() -> None:
+    validator = Validator(rules=[clinical_issues])
+    issues = validator.validate(bundle(crs_day(2)))
+    assert any(i.rule == "cart-clinical-crs-astct" and i.severity == "warning" for i in issues)
+
+
+def test_the_published_cases_are_consistent_with_their_inputs(bundles: dict) -> None:
+    for name, case in bundles.items():
+        assert clinical_issues(case, None) == [], name
