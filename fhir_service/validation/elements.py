@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fhir_service.definitions import Definitions
+from fhir_service.validation.guards import root_names
 from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
 
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
@@ -30,7 +31,7 @@ PRIMITIVE_TYPES = frozenset({
     "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary", "instant", "date",
     "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt", "positiveInt", "uuid", "xhtml", "integer64",
 })
-NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1", "txt-1", "txt-2"})  # checked natively at every element (see walker)
+NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1", "txt-1", "txt-2", "ref-1"})  # checked natively at every element (see walker)
 UNBOUNDED = 1 << 40
 
 
@@ -41,7 +42,7 @@ class TypeRef:
     target_profiles: tuple[str, ...] = ()
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Constraint:
     key: str
     severity: str
@@ -49,6 +50,8 @@ class Constraint:
     expression: str
     compiled: CompiledExpression | None
     source: str | None
+    roots: frozenset[str] | None = None  # see guards.root_names
+    when_absent: dict[str, bool] = field(default_factory=dict)  # result by focus type when no root is present
 
 
 @dataclass(slots=True)
@@ -205,7 +208,7 @@ def _element(raw: dict[str, Any]) -> ElementDef:
         if not expr or key in NATIVE_INVARIANTS:
             continue
         elem.constraints.append(Constraint(key, c.get("severity", "error"), c.get("human", ""), expr,
-                                           compiled_expression(expr), c.get("source")))
+                                           compiled_expression(expr), c.get("source"), root_names(expr)))
     slicing = raw.get("slicing")
     if slicing:
         elem.slicing = Slicing(

@@ -66,8 +66,9 @@ def check(walk: "Walk", val: dict[str, Any], elem: ElementDef, expr: str, loc: L
         return
     target_type, found = reference_type(reference, frame)
     if not found:
-        walk.issue("error", "structure", f"Unable to resolve the contained resource for the reference '{reference}'",
-                   f"{expr}.reference", loc + ("reference",))
+        walk.issue("error", "structure", f"Unable to resolve the contained resource for the reference '{reference}' "
+                   "(ref-1: SHALL have a contained resource if a local reference is provided)",
+                   f"{expr}.reference", loc + ("reference",), rule="ref-1")
         return
     declared = val.get("type")
     if isinstance(declared, str) and target_type and declared != target_type:

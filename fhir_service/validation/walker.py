@@ -15,6 +15,7 @@ from fhir_service.validation import datatypes, extensions, patterns, questionnai
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
 )
+from fhir_service.validation.guards import any_present
 from fhir_service.validation.outcome import Issue, Location
 from fhir_service.validation.primitives import REGEXES, check_primitive, json_type_name
 from fhir_service.validation.xhtml import check_xhtml
@@ -513,9 +514,12 @@ class Walk:
                                expr, loc, rule=c.key)
                     continue
                 try:
-                    ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
-                                          context_type=None if is_resource else context_type,
-                                          resolver=frame.resolver)
+                    if c.roots is not None and isinstance(val, dict) and not any_present(val, c.roots):
+                        ok = _empty_focus(c, val, context_type, is_resource)
+                    else:
+                        ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
+                                              context_type=None if is_resource else context_type,
+                                              resolver=frame.resolver)
                 except RecursionError:
                     self.issue("error", "too-costly", f"The constraint {c.key} could not be evaluated: the "
                                "content is nested too deeply", expr, loc, rule=c.key)
@@ -528,6 +532,19 @@ class Walk:
                     severity = "warning" if c.severity == "warning" else "error"
                     self.issue(severity, "invariant", f"Constraint failed: {c.key}: '{c.human}'", expr, loc,
                                rule=c.key)
+
+
+def _empty_focus(c: Constraint, val: dict, context_type: str | None, is_resource: bool) -> bool:
+    """An invariant's result on an element without any of the names it reads: the same for every such element."""
+    key = (val.get("resourceType") if is_resource else context_type) or ""
+    cached = c.when_absent.get(key)
+    if cached is None:
+        focus: dict = {"resourceType": key} if is_resource else {}
+        assert c.compiled is not None
+        cached = c.compiled.holds(focus, resource=focus, root_resource=focus,
+                                  context_type=None if is_resource else context_type)
+        c.when_absent[key] = cached
+    return cached
 
 
 def _is_example_url(url: str) -> bool:

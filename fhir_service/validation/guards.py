@@ -1,0 +1,155 @@
+"""Which element names an invariant reads from its focus, so it need not run when none of them is present.
+
+Most invariants are about optional content (`contained.contained.empty()`, `abatement.empty() or ...`). When the
+focus has none of the names the expression starts its paths with, the expression sees exactly what it would see
+on an empty element, so its result is a constant per expression and focus type: computed once, then reused.
+This removes most FHIRPath evaluations (the validator's main cost) without changing any verdict.
+
+`root_names` returns None (never skip) when the expression reads anything else about its focus or environment at
+the top level: %variables, $this, or a function applied to the focus itself (`hasValue()`, `children()`, ...).
+Arguments of functions are evaluated per item of the chain they follow, so with an absent root they never run.
+"""
+from __future__ import annotations
+
+import re
+
+_TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<str>'(?:[^'\\]|\\.)*')
+  | (?P<tick>`[^`]*`)
+  | (?P<date>@[0-9T:\-\.+Z]*)
+  | (?P<num>\d+(?:\.\d+)?)
+  | (?P<var>[%$][A-Za-z_][\w\-]*|%`[^`]*`|%'[^']*')
+  | (?P<id>[A-Za-z_]\w*)
+  | (?P<op><=|>=|!=|!~|[=<>~|+\-*/&])
+  | (?P<p>[().,\[\]{}])
+""", re.VERBOSE)
+WORD_OPERATORS = frozenset({"and", "or", "xor", "implies", "in", "contains", "div", "mod"})
+TYPE_OPERATORS = frozenset({"is", "as"})
+LITERALS = frozenset({"true", "false"})
+
+
+def _tokens(expression: str) -> list[tuple[str, str]] | None:
+    out: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(expression):
+        m = _TOKEN.match(expression, pos)
+        if m is None:
+            return None
+        pos = m.end()
+        kind = m.lastgroup or ""
+        if kind == "ws":
+            continue
+        text = m.group(kind)
+        if kind == "tick":
+            kind, text = "id", text[1:-1]
+        out.append((kind, text))
+    return out
+
+
+def root_names(expression: str) -> frozenset[str] | None:
+    """The element names the expression's top-level paths start with, or None when it cannot be skipped."""
+    tokens = _tokens(expression)
+    if not tokens:
+        return None
+    roots: set[str] = set()
+    i, n = 0, len(tokens)
+    expect_operand = True
+    while i < n:
+        kind, text = tokens[i]
+        if expect_operand:
+            if kind == "p" and text == "(":
+                i += 1
+                continue  # a grouping parenthesis: its content starts with an operand
+            if kind == "op" and text in "+-":
+                i += 1
+                continue  # unary sign
+            if kind in ("str", "num", "date") or (kind == "id" and text in LITERALS):
+                i += 1
+            elif kind == "p" and text == "{":
+                if i + 1 < n and tokens[i + 1] == ("p", "}"):
+                    i += 2
+                else:
+                    return None
+            elif kind == "id":
+                if i + 1 < n and tokens[i + 1] == ("p", "("):
+                    return None  # a function of the focus itself (exists(), hasValue(), iif(), ...)
+                roots.add(text)
+                i += 1
+            else:
+                return None  # %resource, $this, ...
+            i = _skip_chain(tokens, i)
+            if i < 0:
+                return None
+            expect_operand = False
+            continue
+        # after an operand: closing groups, then a binary operator
+        if kind == "p" and text == ")":
+            i += 1
+            i = _skip_chain(tokens, i)
+            if i < 0:
+                return None
+            continue
+        if kind == "op" or (kind == "id" and text in WORD_OPERATORS):
+            expect_operand = True
+            i += 1
+            continue
+        if kind == "id" and text in TYPE_OPERATORS:
+            i += 1
+            while i < n and (tokens[i][0] == "id" or tokens[i] == ("p", ".")):
+                i += 1
+            continue
+        return None
+    return frozenset(roots) if roots else None
+
+
+def _skip_chain(tokens: list[tuple[str, str]], i: int) -> int:
+    """Skip `.name`, `.fn(args)` and `[index]` steps after an operand; -1 on unbalanced input."""
+    n = len(tokens)
+    while i < n:
+        if tokens[i] == ("p", ".") and i + 1 < n and tokens[i + 1][0] == "id":
+            i += 2
+            if i < n and tokens[i] == ("p", "("):
+                i = _skip_group(tokens, i, "(", ")")
+                if i < 0:
+                    return -1
+            continue
+        if tokens[i] == ("p", "["):
+            i = _skip_group(tokens, i, "[", "]")
+            if i < 0:
+                return -1
+            continue
+        if tokens[i] == ("p", "(") and i > 0 and tokens[i - 1][0] == "id":
+            i = _skip_group(tokens, i, "(", ")")
+            if i < 0:
+                return -1
+            continue
+        break
+    return i
+
+
+def _skip_group(tokens: list[tuple[str, str]], i: int, open_: str, close: str) -> int:
+    depth = 0
+    n = len(tokens)
+    while i < n:
+        if tokens[i] == ("p", open_):
+            depth += 1
+        elif tokens[i] == ("p", close):
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def any_present(node: dict, roots: frozenset[str]) -> bool:
+    """Whether `node` has any property an expression with these root names would read (choices: value -> valueX)."""
+    for key in node:
+        if key[:1] == "_":
+            key = key[1:]
+        if key in roots:
+            return True
+        for name in roots:
+            if key.startswith(name) and key[len(name):len(name) + 1].isupper():
+                return True
+    return False
