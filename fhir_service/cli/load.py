@@ -9,7 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import orjson
 
 DEFAULT_DB_PATH = Path("var") / "fhir.sqlite3"
 
@@ -27,6 +26,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from fhir_service.rest import FhirRest
     from fhir_service.rest.loader import load_file
+    from fhir_service.store import fhirjson
     from fhir_service.store.sql_repository import SqlRepository
 
     missing = [f for f in args.files if not Path(f).is_file()]
@@ -47,6 +47,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: warning: {warning}", file=sys.stderr)
         if not result.ok:
             failed += 1
-            sys.stderr.write(orjson.dumps(result.outcome, option=orjson.OPT_INDENT_2).decode() + "\n")
+            sys.stderr.write(fhirjson.dumps(result.outcome, pretty=True).decode() + "\n")
     repo.close()
     return 1 if failed else 0

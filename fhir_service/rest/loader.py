@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 
 from fhir_service.rest.http import FHIR_JSON
 from fhir_service.rest.router import FhirRest
+from fhir_service.store import fhirjson
 
 UUID_PREFIX = "urn:uuid:"
 HEADERS = {"Content-Type": FHIR_JSON, "Prefer": "return=minimal"}
@@ -83,15 +83,15 @@ def load_resource(rest: FhirRest, resource: Any, label: str) -> LoadResult:
     kind = resource.get("type") if resource["resourceType"] == "Bundle" else None
     warnings: list[str] = []
     if kind in ("transaction", "batch"):
-        response = rest.handle("POST", "", "", HEADERS, orjson.dumps(idempotent_transaction(resource)))
+        response = rest.handle("POST", "", "", HEADERS, fhirjson.dumps(idempotent_transaction(resource)))
     elif kind in ("collection", "searchset"):
-        response = rest.handle("POST", "", "", HEADERS, orjson.dumps(collection_as_transaction(resource)))
+        response = rest.handle("POST", "", "", HEADERS, fhirjson.dumps(collection_as_transaction(resource)))
     elif resource.get("id"):
         response = rest.handle("PUT", f"/{resource['resourceType']}/{resource['id']}", "", HEADERS,
-                               orjson.dumps(resource))
+                               fhirjson.dumps(resource))
     else:
         warnings.append("resource without id: created anew on every load")
-        response = rest.handle("POST", f"/{resource['resourceType']}", "", HEADERS, orjson.dumps(resource))
+        response = rest.handle("POST", f"/{resource['resourceType']}", "", HEADERS, fhirjson.dumps(resource))
     ok = response.status < 400
     statuses = _entry_statuses(response.body) if response.body and response.body.get("resourceType") == "Bundle" \
         else Counter({str(response.status): 1})
@@ -102,8 +102,8 @@ def load_resource(rest: FhirRest, resource: Any, label: str) -> LoadResult:
 
 def load_file(rest: FhirRest, path: str | Path) -> LoadResult:
     try:
-        data = orjson.loads(Path(path).read_bytes().removeprefix(b"\xef\xbb\xbf"))
-    except (OSError, orjson.JSONDecodeError) as exc:
+        data = fhirjson.loads(Path(path).read_bytes())
+    except (OSError, ValueError) as exc:
         return LoadResult(str(path), False, outcome={"resourceType": "OperationOutcome", "issue": [
             {"severity": "fatal", "code": "structure", "diagnostics": f"cannot read {path}: {exc}"}]})
     return load_resource(rest, data, str(path))

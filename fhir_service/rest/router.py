@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl
 
-import orjson
 
 from fhir_service.rest import bundles
 from fhir_service.rest.http import (FHIR_JSON, FORM, JSON_TYPES, FhirError, Request, Response, error_response,
@@ -21,6 +20,7 @@ from fhir_service.rest.http import (FHIR_JSON, FORM, JSON_TYPES, FhirError, Requ
 from fhir_service.rest.search_request import parse_search
 from fhir_service.rest.summary import subset
 from fhir_service.rest.validation_hook import validate
+from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError, StoredResource
 from fhir_service.validation.outcome import has_errors, operation_outcome
 
@@ -137,8 +137,8 @@ class FhirRest:
         if not request.body.strip():
             raise FhirError(400, "the request has no body: a FHIR resource is required", "required")
         try:
-            resource = orjson.loads(request.body)
-        except orjson.JSONDecodeError as exc:
+            resource = fhirjson.loads(request.body)
+        except ValueError as exc:  # JSONDecodeError, bad UTF-8, NaN
             raise FhirError(400, f"the body is not valid JSON: {exc}", "structure") from None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise FhirError(400, "the body is not a FHIR resource (a JSON object with resourceType)", "structure")

@@ -13,9 +13,9 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import orjson
 
 from fhir_service.rest.http import FHIR_JSON, FhirError, Request, Response, outcome_of
+from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -75,7 +75,7 @@ def _sub_request(outer: Request, entry: _Entry, resource: dict[str, Any] | None)
             headers[header] = str(entry.request[key])
     if outer.header("prefer"):
         headers["prefer"] = outer.header("prefer") or ""
-    body = orjson.dumps(resource) if resource is not None else b""
+    body = fhirjson.dumps(resource) if resource is not None else b""
     return Request(entry.method, entry.path, parse_qsl(entry.query, keep_blank_values=True), headers, body,
                    outer.base)
 

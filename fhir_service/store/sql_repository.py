@@ -22,6 +22,7 @@ from sqlalchemy import and_, create_engine, delete, event, false, func, insert, 
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from fhir_service.store import fhirjson
 from fhir_service.store.dates import DateFormatError, date_range, instant, now_us
 from fhir_service.store.indexer import index_resource
 from fhir_service.store.query import CONTROL_PARAMS, SearchBuilder
@@ -60,7 +61,7 @@ def make_engine(url: str) -> Engine:
 
 
 def _stored(row: Any, method: str = "PUT") -> StoredResource:
-    content = orjson.loads(row.content) if row.content else None
+    content = fhirjson.loads(row.content) if row.content else None
     return StoredResource(resource_type=row.res_type, id=row.res_id, version_id=row.version,
                           last_updated=instant(row.updated_us), resource=content, deleted=bool(row.deleted),
                           method=method, updated_us=row.updated_us)
@@ -75,7 +76,7 @@ def _same_content(a: Resource, b: Resource) -> bool:
         else:
             copy.pop("meta", None)
         return copy
-    return strip(a) == strip(b)
+    return fhirjson.canonical(strip(a)) == fhirjson.canonical(strip(b))
 
 
 def encode_cursor(values: Iterable[Any]) -> str:
@@ -118,7 +119,7 @@ class SqlRepository:
             rows = conn.execute(select(r.c.content).where(r.c.res_type == "SearchParameter",
                                                           r.c.deleted == false())).all()
         for row in rows:
-            self.registry.register(orjson.loads(row.content))
+            self.registry.register(fhirjson.loads(row.content))
 
     def compartment_params(self, compartment: str) -> dict[str, list[str]]:
         """Resource type -> the parameters that put a resource in a compartment (CompartmentDefinition)."""
@@ -242,7 +243,7 @@ class Session:
         body["meta"] = {"versionId": meta.pop("versionId"), "lastUpdated": meta.pop("lastUpdated"), **meta}
         body = {"resourceType": resource_type, "id": id, **{k: v for k, v in body.items()
                                                              if k not in ("resourceType", "id")}}
-        content = orjson.dumps(body).decode()
+        content = fhirjson.dumps(body).decode()
         r, v = self.t.resource, self.t.version
         if existing is None:
             rid = self.conn.execute(insert(r).values(res_type=resource_type, res_id=id, version=version,
@@ -286,7 +287,7 @@ class Session:
         for row in self.conn.execute(select(r.c.rid, r.c.res_type, r.c.content)
                                      .where(cond, r.c.deleted == false())).all():
             self._clear_index(row.rid)
-            self._index(row.rid, row.res_type, orjson.loads(row.content))
+            self._index(row.rid, row.res_type, fhirjson.loads(row.content))
 
     # -- writes -------------------------------------------------------------------------------------------
     def create(self, resource: Resource, *, if_none_exist: str | None = None,
@@ -325,7 +326,7 @@ class Session:
                                      f" of {resource_type}/{id}")
         if row.deleted:
             return self._write(resource, resource_type, id, row.version + 1, "PUT", row), True
-        current = orjson.loads(row.content)
+        current = fhirjson.loads(row.content)
         if _same_content(current, {**resource, "resourceType": resource_type, "id": id}):
             return _stored(row), False
         return self._write(resource, resource_type, id, row.version + 1, "PUT", row), False

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from flask import Blueprint, Flask, Response as FlaskResponse, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from fhir_service.rest import FhirRest, RestConfig
+from fhir_service.store import fhirjson
 from fhir_service.rest.http import FHIR_JSON, outcome_of, media_type
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def _render(status: int, headers: dict[str, str], body: dict[str, Any] | None, p
             content_type: str = FHIR_JSON) -> FlaskResponse:
     data = b""
     if body is not None:
-        data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if pretty else 0)
+        data = fhirjson.dumps(body, pretty)
     response = FlaskResponse(data, status=status, headers=headers)
     if body is not None:
         response.headers["Content-Type"] = f"{content_type}; charset=utf-8"

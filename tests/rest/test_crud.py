@@ -160,3 +160,19 @@ def test_history_bundles(client: Client) -> None:
     assert second["entry"][0]["response"]["etag"] == 'W/"2"'
     assert client("GET", "/_history").status == 200
     assert client("GET", "/Patient/p1/_history?_since=junk").status == 400
+
+
+def test_decimals_round_trip_with_their_precision(client: Client) -> None:
+    body = '{"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "CRP"}, ' \
+           '"valueQuantity": {"value": 12.50, "unit": "mg/L"}}'
+    client("PUT", "/Observation/o", body)
+    from fhir_service.store import fhirjson
+
+    assert b'"value":12.50' in fhirjson.dumps(client("GET", "/Observation/o").body)
+    assert client("GET", "/Observation?value-quantity=12.5").body["total"] == 1
+
+
+def test_nan_is_not_json(client: Client) -> None:
+    response = client("PUT", "/Observation/o", '{"resourceType": "Observation", "id": "o", "valueQuantity": '
+                                                '{"value": NaN}}')
+    assert response.status == 400 and is_outcome(response.body)

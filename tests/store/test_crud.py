@@ -100,3 +100,17 @@ def test_atomic_rolls_back_everything_on_failure(repo: SqlRepository) -> None:
         repo.atomic(work)
     with pytest.raises(NotFound):
         repo.read("Patient", "p1")
+
+
+def test_decimal_precision_is_kept(repo: SqlRepository) -> None:
+    from decimal import Decimal
+
+    from fhir_service.store import fhirjson
+
+    resource = fhirjson.loads('{"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"},'
+                              ' "valueQuantity": {"value": 1.50}}')
+    repo.update(resource)
+    stored = repo.read("Observation", "o").resource
+    assert b'"value":1.50' in fhirjson.dumps(stored)
+    changed, _ = repo.update({**stored, "valueQuantity": {"value": Decimal("1.5")}})
+    assert changed.version_id == 2  # 1.5 is not 1.50: a new version

@@ -1,0 +1,43 @@
+"""JSON in and out with FHIR decimal precision kept: `1.50` stays `1.50` (FHIR R4 datatypes: decimal).
+
+Parsing turns JSON numbers with a fraction or exponent into `Decimal` (ints stay ints); writing emits a
+Decimal's own text as the JSON number (orjson Fragment), so a stored, searched and served resource keeps
+the precision its author wrote. Everything the store keeps and the server returns goes through here.
+"""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+JSONDecodeError = json.JSONDecodeError
+
+
+def loads(data: bytes | str) -> Any:
+    """Parse JSON text (a UTF-8 BOM is tolerated); raises JSONDecodeError (a ValueError) on bad input."""
+    if isinstance(data, bytes):
+        data = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
+    return json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise TypeError(f"{value} is not a JSON number")
+        return orjson.Fragment(str(value))
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def dumps(value: Any, pretty: bool = False) -> bytes:
+    return orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2 if pretty else 0)
+
+
+def canonical(value: Any) -> bytes:
+    """Key-order-independent text that still tells `1.5` from `1.50`: for 'is this content unchanged?'."""
+    return orjson.dumps(value, default=_default, option=orjson.OPT_SORT_KEYS)
