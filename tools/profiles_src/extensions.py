@@ -40,7 +40,8 @@ def extensions() -> list[Resource]:
             "before; Day +1 = the day after), as case reports give it. On a resource it is the day of the "
             "event, or the first day of a period (onset of a Condition, first dose of a course). The last day of "
             "a period goes on the element that ends it: Condition.abatement[x] (`_abatementDateTime`) or "
-            "Period.end (`_end`); the day of death on Patient.deceased[x]. Calendar dates are rarely published, so this is the time axis of every dated "
+            "Period.end (`_end`); the day of death on Patient.deceased[x]. Calendar dates are rarely published, "
+            "so this is the time axis of every dated "
             "resource of the package.",
             DATED + PERIOD_ELEMENTS, ["integer"]),
         _extension(

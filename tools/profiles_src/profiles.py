@@ -433,4 +433,5 @@ def cohort() -> Resource:
 
 
 def profiles() -> list[Resource]:
-    return [patient(), infusion(), lymphodepletion(), toxicity_treatment(), *conditions(), malignancy(), *observations(), cohort()]
+    return [patient(), infusion(), lymphodepletion(), toxicity_treatment(), *conditions(), malignancy(),
+            *observations(), cohort()]

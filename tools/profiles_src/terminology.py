@@ -385,7 +385,8 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                             "mrd-positive", "mrd-negative"])]),
         _value_set("cohort-statistics", "CohortStatistics", "Cohort statistics",
                    "Kinds of aggregate value reported about a cohort.",
-                   [_local(["mean-before", "mean-after", "median", "p-value", "ci95-lower", "ci95-upper", "time-point"])]),
+                   [_local(["mean-before", "mean-after", "median", "p-value", "ci95-lower", "ci95-upper",
+                            "time-point"])]),
         _value_set("cohort-observation-codes", "CohortObservationCodes", "Cohort observation codes",
                    "What a cohort Observation measures: a toxicity lab or vital sign (verified LOINC), CAR-T "
                    "cellular measurements, or a survival rate.",
