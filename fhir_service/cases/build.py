@@ -102,6 +102,48 @@ def _timing(frequency: str | None) -> dict[str, Any] | None:
     return None
 
 
+def _name(concept: dict[str, Any] | None) -> str:
+    concept = concept or {}
+    if concept.get("text"):
+        return concept["text"]
+    return "; ".join(c.get("display") or c.get("code", "") for c in concept.get("coding", [])) or "(not named)"
+
+
+def _value_text(node: dict[str, Any]) -> str | None:
+    if "valueQuantity" in node:
+        q = node["valueQuantity"]
+        return f"{q.get('comparator', '')}{q['value']}" + (f" {q['unit']}" if q.get("unit") else "")
+    for key in ("valueInteger", "valueString"):
+        if key in node:
+            return str(node[key])
+    if "valueBoolean" in node:
+        return "yes" if node["valueBoolean"] else "no"
+    if "valueCodeableConcept" in node:
+        return _name(node["valueCodeableConcept"])
+    if "valueRange" in node:
+        r = node["valueRange"]
+        return f"{r.get('low', {}).get('value', '')}-{r.get('high', {}).get('value', '')} {(r.get('low') or r.get('high'))['unit']}"
+    return None
+
+
+def _summary(resource: dict[str, Any], day: int | None) -> str:
+    """One line a person can read: what, value or dose, and the day relative to infusion."""
+    rtype = resource["resourceType"]
+    concept = resource.get("code") or resource.get("medicationCodeableConcept") or (resource.get("type") or [None])[0]
+    parts = [f"{rtype}: {_name(concept)}"]
+    value = _value_text(resource)
+    if value is not None:
+        parts.append(f"= {value}")
+    for component in resource.get("component", []):
+        parts.append(f"{_name(component['code'])} {_value_text(component)}")
+    if resource.get("dosage", {}).get("text"):
+        parts.append(resource["dosage"]["text"])
+    if resource.get("status") == "not-done":
+        parts.append("(not done)")
+    parts.append(f"Day {day:+d}" if day is not None else "(day not reported)")
+    return " ".join(parts)
+
+
 def _severity(item: dict[str, Any]) -> dict[str, Any] | None:
     """The grade carried by a CRS/ICANS condition's ICD-10-CM code (D89.83N, G92.0N), as the Condition severity."""
     if item["kind"] not in ("crs", "icans") or not item.get("key"):
@@ -142,6 +184,8 @@ class CaseBuilder:
 
     def add(self, key: str, resource: dict[str, Any], day: int | None = None) -> dict[str, Any]:
         resource_id = self.rid(key)
+        if "text" not in resource:  # dom-6: a short generated narrative, for people browsing the server
+            resource["text"] = self.narrative([_summary(resource, day)])
         resource = {"resourceType": resource["resourceType"], "id": resource_id,
                     **{k: v for k, v in resource.items() if k != "resourceType"}}
         model = get_fhir_model_class(resource["resourceType"]).model_validate(resource)

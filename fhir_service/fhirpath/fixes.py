@@ -483,6 +483,15 @@ FIXED_FUNCTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+def identifier(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
+    """An identifier's name, computed once per syntax-tree node (fhirpathpy ran a regex on every evaluation)."""
+    name = node.get("_name")
+    if name is None:
+        text = node["text"]
+        name = node["_name"] = text[1:-1] if len(text) > 1 and text[0] == '"' and text[-1] == '"' else text
+    return [name]
+
+
 def polarity_expression(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> list[Any]:
     """Unary +/-: also on quantities (`-5.5 'mg'`), which fhirpathpy rejected."""
 
@@ -522,6 +531,7 @@ def apply() -> None:
         return
     _applied = True
     evaluators["NumberLiteral"] = number_literal
+    evaluators["Identifier"] = identifier
     evaluators["PolarityExpression"] = polarity_expression
     evaluators["TimeLiteral"] = _time_literal_without_offset(evaluators["TimeLiteral"])
     evaluators["MemberInvocation"] = _member_invocation_merging(evaluators["MemberInvocation"])

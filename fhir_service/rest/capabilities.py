@@ -34,7 +34,7 @@ def capability_statement(rest: Any) -> dict[str, Any]:
     registry = rest.repo.registry
     profiles = _project_profiles(rest.definitions)
     resources = []
-    for resource_type in sorted(rest.repo._resource_types):
+    for resource_type in sorted(rest.repo.resource_types):
         params = registry.for_type(resource_type)
         search_params = [{"name": n, "definition": d, "type": t} for n, t, d in SPECIAL_PARAMS]
         search_params += [{"name": p.code, **({"definition": p.url} if p.url else {}), "type": p.type}

@@ -130,7 +130,7 @@ class FhirRest:
                                      f"{' or '.join(expected)}", "not-supported")
 
     def _check_type(self, resource_type: str) -> None:
-        if resource_type not in self.repo._resource_types:
+        if resource_type not in self.repo.resource_types:
             raise FhirError(404, f"resource type {resource_type!r} is not supported", "not-supported")
 
     def _resource_body(self, request: Request, resource_type: str | None) -> dict[str, Any]:
@@ -202,12 +202,7 @@ class FhirRest:
 
     def delete(self, request: Request, repo: Any, type: str, id: str) -> Response:
         if_match = parse_etag(request.header("if-match"), "If-Match")
-        if if_match is not None:
-            current = repo.read(type, id)
-            if current.version_id != if_match:
-                raise FhirError(412, f"If-Match version {if_match} is not the current version "
-                                     f"{current.version_id}", "conflict")
-        deleted = repo.delete(type, id)
+        deleted = repo.delete(type, id, if_match=if_match)
         headers = {"ETag": etag(deleted.version_id)} if deleted else {}
         return Response(204, headers, None)
 

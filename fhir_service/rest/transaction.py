@@ -8,6 +8,7 @@ A batch runs each entry on its own and reports each entry's outcome.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -18,6 +19,7 @@ from fhir_service.rest.http import FHIR_JSON, FhirError, Request, Response, outc
 from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError
 
+_RESOURCE_URL = re.compile(r"^(?:https?://.*/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 
 
@@ -177,6 +179,9 @@ def _resolve_identity(tx: Any, entry: _Entry, ids: dict[str, str], existing: set
         target = entry.path.strip("/")
     if target and entry.full_url:
         ids[entry.full_url] = target
+        tail = _RESOURCE_URL.search(entry.full_url)
+        if tail and entry.method == "POST":  # `Patient/old` in another entry means this entry (same base)
+            ids.setdefault(f"{tail.group(1)}/{tail.group(2)}", target)
 
 
 def _rewrite(value: Any, ids: dict[str, str], tx: Any) -> Any:

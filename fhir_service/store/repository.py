@@ -110,8 +110,9 @@ class Repository(Protocol):
         """Create-or-update at the resource's id; returns (stored, created). Content identical to the
         current version (ignoring meta.versionId/lastUpdated) writes no new version."""
 
-    def delete(self, resource_type: str, id: str) -> StoredResource | None:
-        """Mark deleted (a new version); None when it was already deleted; NotFound if it never existed."""
+    def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> StoredResource | None:
+        """Mark deleted (a new version); None when it was already deleted; NotFound if it never existed;
+        PreconditionFailed when `if_match` is not the current version."""
 
     def history(self, resource_type: str | None = None, id: str | None = None, *, count: int = 20,
                 since: str | None = None, cursor: str | None = None) -> tuple[list[StoredResource], str | None]: ...
@@ -121,5 +122,12 @@ class Repository(Protocol):
     def find(self, resource_type: str, query_string: str) -> list[StoredResource]:
         """Resources matching a conditional query (`identifier=x&...`), for conditional interactions."""
 
+    def everything(self, patient_id: str) -> list[StoredResource]:
+        """The Patient, the resources that reference it, and the resources those reference."""
+
     def atomic(self, work: Callable[["Repository"], T]) -> T:
         """Run `work` in one database transaction (retried on a serialization conflict)."""
+
+    @property
+    def resource_types(self) -> frozenset[str]:
+        """The resource types this store accepts."""

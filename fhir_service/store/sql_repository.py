@@ -107,7 +107,7 @@ class SqlRepository:
         self.tables: Tables = build_tables(prefix)
         self.registry = SearchParamRegistry(definitions)
         self.dialect = self.engine.dialect.name
-        self._resource_types: frozenset[str] = frozenset(definitions.resource_types)
+        self.resource_types: frozenset[str] = frozenset(definitions.resource_types)
         self._lock = threading.Lock()
         if create_schema:
             self.tables.metadata.create_all(self.engine)
@@ -175,8 +175,8 @@ class SqlRepository:
     def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
         return self.atomic(lambda s: s.update(resource, if_match=if_match))
 
-    def delete(self, resource_type: str, id: str) -> StoredResource | None:
-        return self.atomic(lambda s: s.delete(resource_type, id))
+    def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> StoredResource | None:
+        return self.atomic(lambda s: s.delete(resource_type, id, if_match=if_match))
 
     def read(self, resource_type: str, id: str) -> StoredResource:
         return self._read(lambda s: s.read(resource_type, id))
@@ -211,7 +211,7 @@ class Session:
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _check_type(self, resource_type: Any) -> str:
-        if not isinstance(resource_type, str) or resource_type not in self.repo._resource_types:
+        if not isinstance(resource_type, str) or resource_type not in self.repo.resource_types:
             raise InvalidResource(f"unknown resource type {resource_type!r}", "resourceType")
         return resource_type
 
@@ -331,11 +331,14 @@ class Session:
             return _stored(row), False
         return self._write(resource, resource_type, id, row.version + 1, "PUT", row), False
 
-    def delete(self, resource_type: str, id: str) -> StoredResource | None:
+    def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> StoredResource | None:
         self._check_type(resource_type)
         row = self._current(resource_type, id, lock=True)
         if row is None:
             raise NotFound(f"{resource_type}/{id} is not known")
+        if if_match is not None and if_match != row.version:
+            raise PreconditionFailed(f"If-Match version {if_match} does not match current version {row.version}"
+                                     f" of {resource_type}/{id}")
         if row.deleted:
             return None
         stamp = max(now_us(), row.updated_us + 1)

@@ -52,6 +52,7 @@ class Constraint:
     source: str | None
     roots: frozenset[str] | None = None  # see guards.root_names
     when_absent: dict[str, bool] = field(default_factory=dict)  # result by focus type when no root is present
+    shortcut: Any = None  # shortcuts.Plan, built on first use; False when the expression has none
 
 
 @dataclass(slots=True)

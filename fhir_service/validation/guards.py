@@ -153,3 +153,85 @@ def any_present(node: dict, roots: frozenset[str]) -> bool:
             if key.startswith(name) and key[len(name):len(name) + 1].isupper():
                 return True
     return False
+
+
+# -- short-circuits --------------------------------------------------------------------------------------------
+# An invariant `A implies B` holds when A is false; `A or B` when any operand is true; `A and B` fails when any
+# operand is false. Profiles' invariants are mostly "when the code is X, then ...": A reads only `code`, which
+# repeats across resources. Operands that read nothing but the focus are pure functions of the properties they
+# name, so their results are memoised by the JSON of those properties; an operand whose names are all absent is
+# a constant. When the short-circuit decides, the whole expression need not run.
+IMPURE = frozenset({"resolve", "descendants", "children", "repeat", "now", "today", "timeOfDay", "trace",
+                    "memberOf", "conformsTo", "htmlChecks", "extension"})
+_SPLIT_ORDER = ("implies", "or", "and")
+
+
+def _positions(expression: str) -> list[tuple[str, str, int, int]] | None:
+    out: list[tuple[str, str, int, int]] = []
+    pos = 0
+    while pos < len(expression):
+        m = _TOKEN.match(expression, pos)
+        if m is None:
+            return None
+        kind = m.lastgroup or ""
+        if kind != "ws":
+            out.append((kind, m.group(kind), m.start(), m.end()))
+        pos = m.end()
+    return out
+
+
+def split_top(expression: str) -> tuple[str, list[str]] | None:
+    """('implies'|'or'|'and', operand texts) for the lowest-precedence operator at depth 0, or None."""
+    tokens = _positions(expression)
+    if not tokens:
+        return None
+    text = expression
+    # strip parentheses around the whole expression
+    while tokens and tokens[0][1] == "(" and tokens[-1][1] == ")" and _matching(tokens, 0) == len(tokens) - 1:
+        text = expression[tokens[0][3]:tokens[-1][2]]
+        return split_top(text) if text.strip() else None
+    for op in _SPLIT_ORDER:
+        cuts: list[int] = []
+        depth = 0
+        for i, (kind, tok, _, _) in enumerate(tokens):
+            if tok in ("(", "[", "{"):
+                depth += 1
+            elif tok in (")", "]", "}"):
+                depth -= 1
+            elif depth == 0 and kind == "id" and tok == op and (i == 0 or tokens[i - 1][1] != "."):
+                cuts.append(i)
+            elif depth == 0 and kind == "id" and tok == "xor" and op == "or":
+                return None
+        if not cuts:
+            continue
+        if op == "implies" and len(cuts) > 1:
+            return None
+        parts, start = [], 0
+        for cut in cuts:
+            parts.append(text[tokens[start][2]:tokens[cut - 1][3]] if cut > start else "")
+            start = cut + 1
+        parts.append(text[tokens[start][2]:tokens[-1][3]] if start < len(tokens) else "")
+        if any(not p.strip() for p in parts):
+            return None
+        return op, parts
+    return None
+
+
+def _matching(tokens: list[tuple[str, str, int, int]], i: int) -> int:
+    depth = 0
+    for j in range(i, len(tokens)):
+        if tokens[j][1] == "(":
+            depth += 1
+        elif tokens[j][1] == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def is_pure(expression: str) -> bool:
+    """Reads only its focus's own properties (no %variables, no resolve()/descendants()/now()...)."""
+    tokens = _tokens(expression)
+    if tokens is None:
+        return False
+    return not any(kind == "var" or (kind == "id" and text in IMPURE) for kind, text in tokens)

@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
-from fhir_service.validation import datatypes, extensions, patterns, questionnaire, references, slicing
+from fhir_service.validation import (
+    datatypes, extensions, patterns, questionnaire, references, shortcuts, slicing,
+)
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
 )
@@ -498,6 +500,11 @@ class Walk:
                        expr, loc)
 
     # -- invariants ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _shortcut(c: Constraint, val: Any, context_type: str | None) -> bool | None:
+        p = _shortcut_plan(c)
+        return shortcuts.decide(p, val, context_type) if p else None
+
     def invariants(self, val: Any, own: Iterable[Constraint], type_level: Iterable[Constraint], expr: str,
                    loc: Location, frame: ResourceFrame, context_type: str | None, is_resource: bool) -> None:
         if self.too_deep:
@@ -516,6 +523,8 @@ class Walk:
                 try:
                     if c.roots is not None and isinstance(val, dict) and not any_present(val, c.roots):
                         ok = _empty_focus(c, val, context_type, is_resource)
+                    elif (decided := self._shortcut(c, val, None if is_resource else context_type)) is not None:
+                        ok = decided
                     else:
                         ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
                                               context_type=None if is_resource else context_type,
@@ -532,6 +541,12 @@ class Walk:
                     severity = "warning" if c.severity == "warning" else "error"
                     self.issue(severity, "invariant", f"Constraint failed: {c.key}: '{c.human}'", expr, loc,
                                rule=c.key)
+
+
+def _shortcut_plan(c: Constraint) -> Any:
+    if c.shortcut is None:
+        c.shortcut = shortcuts.plan(c.expression) or False
+    return c.shortcut
 
 
 def _empty_focus(c: Constraint, val: dict, context_type: str | None, is_resource: bool) -> bool:

@@ -85,3 +85,19 @@ def test_only_batch_or_transaction_may_be_posted_to_the_base(client: Client) -> 
     response = client("POST", "", {"resourceType": "Bundle", "type": "collection"})
     assert response.status == 400
     assert client("POST", "", {"resourceType": "Patient"}).status == 400
+
+
+def test_relative_references_to_an_absolute_full_url_are_rewritten(client: Client) -> None:
+    patient = {"fullUrl": "http://other.example/fhir/Patient/old", "resource": {"resourceType": "Patient"},
+               "request": {"method": "POST", "url": "Patient"}}
+    obs = post(OBS_URN, {**OBS, "subject": {"reference": "Patient/old"}})
+    response = client("POST", "", tx(obs, patient))
+    assert response.status == 200
+    patient_id = response.body["entry"][1]["resource"]["id"]
+    assert response.body["entry"][0]["resource"]["subject"]["reference"] == f"Patient/{patient_id}"
+
+
+def test_delete_with_stale_if_match_is_412(client: Client) -> None:
+    client("PUT", "/Patient/a", {"resourceType": "Patient", "id": "a"})
+    assert client("DELETE", "/Patient/a", headers={"If-Match": 'W/"2"'}).status == 412
+    assert client("DELETE", "/Patient/a", headers={"If-Match": 'W/"1"'}).status == 204

@@ -1,0 +1,108 @@
+"""Deciding an invariant from a cheap part of it (see guards.py, "short-circuits"), before running all of it.
+
+`plan(expression)` splits an invariant at its top-level implies / or / and into a small tree whose leaves are
+compiled once. `decide(plan, focus, context_type)` returns True/False when the short-circuit settles the result,
+or None when the whole expression must be evaluated. Leaves only ever run when they read nothing but the focus
+(pure), so their results can be memoised by the JSON of the properties they read.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
+from fhir_service.validation.guards import any_present, is_pure, root_names, split_top
+
+MEMO_LIMIT = 50_000
+_memo: dict[tuple, bool | None] = {}
+_memo_lock = threading.Lock()
+
+
+@dataclass(eq=False)
+class Plan:
+    kind: str  # implies | or | and | leaf
+    parts: list["Plan"] = field(default_factory=list)
+    compiled: CompiledExpression | None = None
+    roots: frozenset[str] | None = None
+    when_absent: dict[str, bool | None] = field(default_factory=dict)
+
+
+def plan(expression: str, depth: int = 0) -> Plan | None:
+    """A short-circuit plan, or None when the expression has no useful split (then it is simply evaluated)."""
+    split = split_top(expression) if depth < 4 else None
+    if split is None:
+        if depth == 0:
+            return None
+        roots = root_names(expression)
+        if roots is None or not is_pure(expression):
+            return Plan("opaque")
+        try:
+            return Plan("leaf", compiled=compile_expression(expression), roots=roots)
+        except Exception:  # noqa: BLE001 - not parseable alone: treat as unknown
+            return Plan("opaque")
+    op, texts = split
+    parts = [plan(text, depth + 1) or Plan("opaque") for text in texts]
+    if op == "implies":
+        parts = parts[:1]  # only the antecedent can settle `A implies B`
+    if all(p.kind == "opaque" for p in parts):
+        return None if depth == 0 else Plan("opaque")
+    return Plan(op, parts)
+
+
+def _truth(result: list[Any]) -> bool | None:
+    if len(result) == 1 and isinstance(result[0], bool):
+        return result[0]
+    return None
+
+
+def _leaf(p: Plan, focus: dict[str, Any], context_type: str | None) -> bool | None:
+    assert p.compiled is not None and p.roots is not None
+    key_type = context_type or ""
+    if not any_present(focus, p.roots):
+        if key_type not in p.when_absent:
+            empty: dict[str, Any] = {"resourceType": focus["resourceType"]} if "resourceType" in focus else {}
+            p.when_absent[key_type] = _truth(p.compiled.evaluate(empty, resource=empty, root_resource=empty,
+                                                                 context_type=context_type))
+        return p.when_absent[key_type]
+    projection = {k: v for k, v in focus.items() if any_present({k: None}, p.roots)}
+    try:
+        key = (id(p), key_type, orjson.dumps(projection, option=orjson.OPT_SORT_KEYS))
+    except TypeError:
+        return None
+    if key in _memo:
+        return _memo[key]
+    value = _truth(p.compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type))
+    with _memo_lock:
+        if len(_memo) >= MEMO_LIMIT:
+            _memo.clear()
+        _memo[key] = value
+    return value
+
+
+def decide(p: Plan, focus: Any, context_type: str | None) -> bool | None:
+    """True/False when settled by the plan's cheap parts; None when the whole invariant must run."""
+    if not isinstance(focus, dict):
+        return None
+    return _decide(p, focus, context_type)
+
+
+def _decide(p: Plan, focus: dict[str, Any], context_type: str | None) -> bool | None:
+    kind = p.kind
+    if kind == "leaf":
+        return _leaf(p, focus, context_type)
+    if kind == "opaque":
+        return None
+    if kind == "implies":
+        return True if _decide(p.parts[0], focus, context_type) is False else None
+    if kind == "or":
+        for part in p.parts:
+            if _decide(part, focus, context_type) is True:
+                return True
+        return None
+    for part in p.parts:  # and
+        if _decide(part, focus, context_type) is False:
+            return False
+    return None
