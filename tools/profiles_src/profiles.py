@@ -146,8 +146,8 @@ def toxicity_treatment() -> Resource:
                "Toxicity-directed drug administration",
                [_inv_dose_ucum(src),
                 constraint("cart-3", "The reason is a toxicity Condition (CRS, ICANS or IEC-HS)",
-                           "reasonReference.all(resolve().empty() or resolve().where(resourceType = 'Condition' "
-                           f"and code.coding.where({toxicity}).exists()).exists())", src),
+                           "reasonReference.all(resolve().empty() or resolve().ofType(Condition).where("
+                           f"code.coding.where({toxicity}).exists()).exists())", src),
                 _inv_period(src, "effective.ofType(Period).end"),
                 _inv_dated(src, "effective.ofType(dateTime)", "effective.ofType(Period).start"),
                 _inv_dated_end(src, "effective.ofType(Period).end")],
