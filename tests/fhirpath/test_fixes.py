@@ -164,3 +164,10 @@ def test_trace_logs_instead_of_printing(capsys: pytest.CaptureFixture[str], capl
         assert fhirpath.evaluate({}, "(1 | 2).trace('numbers', $this + 1).count()") == [2]
     assert capsys.readouterr().out == ""
     assert "numbers" in caplog.text and "[2, 3]" in caplog.text
+
+
+def test_identifiers_plain_and_delimited() -> None:
+    patient = {"resourceType": "Patient", "name": [{"given": ["Peter"]}]}
+    assert fhirpath.evaluate(patient, "name.`given`") == ["Peter"]
+    assert fhirpath.evaluate(patient, "Patient.name.given") == ["Peter"]
+    assert fhirpath.evaluate(patient, "name.given") == fhirpath.evaluate(patient, "name.given")  # cached name
