@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("fhir_service.cli.profiles", "generate snapshots of a FHIR package's profiles, or check them"),
     "cases": ("fhir_service.cli.cases", "build the case Bundles in bundles/ from their timelines"),
     "transform": ("fhir_service.cli.transform", "reshape Bundles: to transaction, re-dated, R4<->R5, to tables"),
+    "push": ("fhir_service.cli.push", "push Bundles to another FHIR server (transactions, with each entry's outcome)"),
+    "pull": ("fhir_service.cli.pull", "pull resources from another FHIR server by search, following paging"),
 }
 
 EXIT_USAGE = 2
