@@ -78,9 +78,16 @@ class DayInputs:
 
 
 def _codes(concept: Any) -> set[tuple[str, str]]:
-    if not isinstance(concept, dict):
+    codings = concept.get("coding") if isinstance(concept, dict) else None
+    if not isinstance(codings, list):
         return set()
-    return {(c.get("system", ""), c.get("code", "")) for c in concept.get("coding", []) if isinstance(c, dict)}
+    return {(str(c.get("system", "")), str(c.get("code", ""))) for c in codings if isinstance(c, dict)}
+
+
+def _ref(value: Any) -> str:
+    """The reference string of a Reference (empty when the shape is wrong: the structural checks report that)."""
+    ref = value.get("reference") if isinstance(value, dict) else None
+    return ref if isinstance(ref, str) else ""
 
 
 def _day(value: Any) -> dt.date | None:
@@ -97,8 +104,8 @@ def _domain_grade(concept: Any, table: dict[str, int]) -> int | None:
     for system, code in _codes(concept):
         if system == CART_TOX and code in table:
             return table[code]
-    text = (concept or {}).get("text", "") if isinstance(concept, dict) else ""
-    return 0 if text.strip().lower() in ABSENT_WORDS else None
+    text = concept.get("text") if isinstance(concept, dict) else None
+    return 0 if isinstance(text, str) and text.strip().lower() in ABSENT_WORDS else None
 
 
 class BundleFacts:
@@ -127,7 +134,7 @@ class BundleFacts:
 
     def _observation(self, index: int, obs: dict[str, Any]) -> None:
         codes = _codes(obs.get("code"))
-        subject = (obs.get("subject") or {}).get("reference", "")
+        subject = _ref(obs.get("subject"))
         day = _day(obs.get("effectiveDateTime"))
         for system, code in codes:
             if system == CART_TOX and code in CRS_GRADE_CODES:
@@ -182,12 +189,14 @@ class BundleFacts:
         if drug.get("effectiveDateTime"):
             day = _day(drug["effectiveDateTime"])
             return day, day
-        period = drug.get("effectivePeriod") or {}
+        period = drug.get("effectivePeriod")
+        if not isinstance(period, dict):
+            return None, None
         return _day(period.get("start")), _day(period.get("end"))
 
     def drugs_of(self, subject: str) -> Iterable[tuple[set[tuple[str, str]], dt.date | None, dt.date | None]]:
         for drug in self.drugs:
-            if (drug.get("subject") or {}).get("reference", "") != subject or drug.get("status") == "not-done":
+            if _ref(drug.get("subject")) != subject or drug.get("status") == "not-done":
                 continue
             start, end = self._drug_days(drug)
             yield _codes(drug.get("medicationCodeableConcept")), start, end
@@ -294,14 +303,13 @@ def clinical_issues(resource: dict, definitions: Any = None) -> list[Issue]:
     worst: dict[str, int] = {}
     for index, obs, toxicity, astct in facts.grades:
         grade = obs.get("valueInteger")
-        if not isinstance(grade, int):
+        if not isinstance(grade, int) or isinstance(grade, bool):
             continue
-        for focus in obs.get("focus") or []:
-            ref = (focus or {}).get("reference")
-            if isinstance(ref, str):
-                worst[ref] = max(worst.get(ref, 0), grade)
+        focuses = obs.get("focus") if isinstance(obs.get("focus"), list) else []
+        for ref in filter(None, map(_ref, focuses)):
+            worst[ref] = max(worst.get(ref, 0), grade)
         day = _day(obs.get("effectiveDateTime"))
-        subject = (obs.get("subject") or {}).get("reference", "")
+        subject = _ref(obs.get("subject"))
         inputs = facts.inputs.get((subject, day)) if day else None
         if day is None or inputs is None or inputs.recorded == 0 or grade == 5:
             continue

@@ -139,6 +139,19 @@ def test_only_bundles_are_examined() -> None:
     assert clinical_issues({"resourceType": "Bundle", "type": "collection"}, None) == []
 
 
+def test_malformed_bundles_give_no_exception_and_no_warning() -> None:
+    weird = {"resourceType": "Bundle", "entry": [
+        None, "x", {"resource": None}, {"resource": {"resourceType": "Observation", "code": "crs", "subject": "Patient/1"}},
+        {"resource": {"resourceType": "Observation", "code": {"coding": [{"system": "https://fhir.cart-tox.org/CodeSystem/cart-tox",
+                                                                          "code": "crs-grade-astct"}]},
+                      "valueInteger": True, "focus": "x", "subject": 3, "effectiveDateTime": 12}},
+        {"resource": {"resourceType": "Observation", "code": {"coding": "oops"}, "effectiveDateTime": "2024-13-45"}},
+        {"resource": {"resourceType": "MedicationAdministration", "effectivePeriod": "soon", "subject": []}},
+        {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Condition", "code": {"coding": [{"system": 1, "code": None}]}}},
+    ]}
+    assert clinical_issues(weird, None) == []
+
+
 def test_the_rule_plugs_into_the_validator_as_a_rules_layer() -> None:
     validator = Validator(rules=[clinical_issues])
     issues = validator.validate(bundle(crs_day(2)))
