@@ -40,32 +40,53 @@ def _resolve_contained(reference: str, container: Any) -> Any:
     return None
 
 
+def _bundle_index(bundle: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """fullUrl and Type/id -> resource for one Bundle, built once per Bundle object (see _INDEXES)."""
+    cached = _INDEXES.get(id(bundle))
+    entries = bundle.get("entry") or ()
+    if cached is not None and cached[0] is bundle and cached[1] == len(entries):
+        return cached[2]
+    index: dict[str, Mapping[str, Any]] = {}
+    for entry in entries:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("resource"), Mapping):
+            continue
+        resource = entry["resource"]
+        full_url = entry.get("fullUrl")
+        relative = f"{resource.get('resourceType')}/{resource.get('id')}"
+        if isinstance(full_url, str):
+            index.setdefault(full_url, resource)
+        if resource.get("id") is not None:
+            index.setdefault(relative, resource)
+    if len(_INDEXES) >= 8:  # a few recent Bundles; holding more would pin their memory
+        _INDEXES.pop(next(iter(_INDEXES)))
+    _INDEXES[id(bundle)] = (bundle, len(entries), index)
+    return index
+
+
+#: id(bundle) -> (bundle, entry count, index); the identity and count checks guard against a reused id or a
+#: Bundle that grew since.
+_INDEXES: dict[int, tuple[Mapping[str, Any], int, dict[str, Mapping[str, Any]]]] = {}
+
+
 def _resolve_in_bundle(reference: str, bundle: Any) -> Any:
+    """A reference by fullUrl, or by Type/id (also the tail of an absolute URL), inside the Bundle."""
     if isinstance(bundle, ResourceNode):
         bundle = bundle.data
     if not (isinstance(bundle, Mapping) and bundle.get("resourceType") == "Bundle"):
         return None
-    for entry in bundle.get("entry") or ():
-        if not isinstance(entry, Mapping):
-            continue
-        resource = entry.get("resource")
-        if not isinstance(resource, Mapping):
-            continue
-        full_url = entry.get("fullUrl")
-        if full_url == reference:
-            return resource
-        relative = f"{resource.get('resourceType')}/{resource.get('id')}"
-        if reference == relative or (isinstance(full_url, str) and full_url.endswith("/" + reference)
-                                     and reference.count("/") == 1):
-            return resource
-    return None
+    index = _bundle_index(bundle)
+    found = index.get(reference)
+    if found is None and "/" in reference:
+        found = index.get("/".join(reference.rsplit("/", 2)[-2:]))
+    return found
 
 
 def resolve_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
     """resolve(): each Reference (or reference string) to its resource.
 
-    Order: contained resources ("#id" against %resource), then the enclosing Bundle (%rootResource) by fullUrl
-    or Type/id, then the caller's resolver callback. Unresolvable references yield nothing (no error).
+    Order: contained resources ("#id" against %resource); then the caller's resolver callback when there is
+    one (it knows the Bundle's base URLs and the server); otherwise the enclosing Bundle (%rootResource) by
+    fullUrl or Type/id. Unresolvable references yield nothing (no error).
     """
     env = ctx["vars"]
     resolver = ctx.get("resolver")
@@ -74,13 +95,12 @@ def resolve_fn(ctx: dict[str, Any], inputs: list[Any]) -> list[Any]:
         reference = _reference_of(item)
         if not reference:
             continue
-        found = None
         if reference.startswith("#"):
             found = _resolve_contained(reference, env.get("resource"))
+        elif resolver is not None:
+            found = resolver(reference)
         else:
             found = _resolve_in_bundle(reference, env.get("rootResource"))
-        if found is None and resolver is not None:
-            found = resolver(reference)
         if isinstance(found, Mapping) and "resourceType" in found:
             out.append(ResourceNode.create_node(found, found["resourceType"]))
     return out

@@ -88,7 +88,7 @@ def test_environment_variables() -> None:
         fhirpath.evaluate({}, "%notDefined")
 
 
-def test_resolve_uses_contained_bundle_then_callback() -> None:
+def test_resolve_uses_contained_then_callback_else_bundle() -> None:
     patient = {"resourceType": "Patient", "id": "p1"}
     obs = dict(OBSERVATION, contained=[{"resourceType": "Device", "id": "d"}], device={"reference": "#d"})
     bundle = {"resourceType": "Bundle", "type": "collection",
@@ -151,3 +151,16 @@ def test_resolver_may_come_in_the_variables() -> None:
     found = fhirpath.evaluate(OBSERVATION, "subject.resolve().id",
                               variables={"resolver": lambda ref: {"resourceType": "Patient", "id": "p1"}})
     assert found == ["p1"]
+
+
+def test_resolve_in_bundle_by_full_url_type_id_and_absolute_url() -> None:
+    patient = {"resourceType": "Patient", "id": "p1"}
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": "http://example.org/fhir/Patient/p1", "resource": patient}]}
+    for reference in ("http://example.org/fhir/Patient/p1", "Patient/p1", "http://other.org/Patient/p1"):
+        obs = {"resourceType": "Observation", "subject": {"reference": reference}}
+        assert fhirpath.evaluate(obs, "subject.resolve().id", root_resource=bundle) == ["p1"], reference
+    obs = {"resourceType": "Observation", "subject": {"reference": "Patient/p2"}}
+    assert fhirpath.evaluate(obs, "subject.resolve().id", root_resource=bundle) == []
+    bundle["entry"].append({"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Patient", "id": "p2"}})
+    assert fhirpath.evaluate(obs, "subject.resolve().id", root_resource=bundle) == ["p2"]  # index rebuilt
