@@ -74,12 +74,16 @@ class CompiledExpression:
         kwargs: dict[str, Any] = {"resource": resource, "root_resource": root_resource, "context_type": context_type}
         if resolver is not None:
             kwargs["resolver"] = resolver
-        result = self._path.evaluate(node, **kwargs)
-        return not result or _is_true(result)
+        return satisfied(self._path.evaluate(node, **kwargs))
 
     def evaluate(self, node: Any, *, resource: Any = None, root_resource: Any = None,
                  context_type: str | None = None) -> list[Any]:
         return self._path.evaluate(node, resource=resource, root_resource=root_resource, context_type=context_type)
+
+
+def satisfied(result: list[Any]) -> bool:
+    """An invariant's result counts as satisfied when empty or true (see CompiledExpression.holds)."""
+    return not result or _is_true(result)
 
 
 def compile_expression(expression: str) -> CompiledExpression:

@@ -162,7 +162,7 @@ def any_present(node: dict, roots: frozenset[str]) -> bool:
 # name, so their results are memoised by the JSON of those properties; an operand whose names are all absent is
 # a constant. When the short-circuit decides, the whole expression need not run.
 IMPURE = frozenset({"resolve", "descendants", "children", "repeat", "now", "today", "timeOfDay", "trace",
-                    "memberOf", "conformsTo", "htmlChecks", "extension"})
+                    "memberOf", "conformsTo", "htmlChecks"})
 _SPLIT_ORDER = ("implies", "or", "and")
 
 

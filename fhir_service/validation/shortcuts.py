@@ -17,7 +17,7 @@ from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile
 from fhir_service.validation.guards import any_present, is_pure, root_names, split_top
 
 MEMO_LIMIT = 50_000
-_memo: dict[tuple, bool | None] = {}
+_memo: dict[tuple, list[Any]] = {}
 _memo_lock = threading.Lock()
 
 
@@ -58,6 +58,28 @@ def _truth(result: list[Any]) -> bool | None:
     return None
 
 
+def memoised(owner: object, compiled: CompiledExpression, roots: frozenset[str], focus: dict[str, Any],
+             context_type: str | None) -> list[Any] | None:
+    """The result of a pure expression on `focus`, memoised by the JSON of the properties it reads; None when the
+    focus cannot be serialised (then the caller evaluates it directly)."""
+    projection = {k: v for k, v in focus.items() if any_present({k: None}, roots)}
+    if "resourceType" in focus:
+        projection["resourceType"] = focus["resourceType"]
+    try:
+        key = (id(owner), context_type or "", orjson.dumps(projection, option=orjson.OPT_SORT_KEYS))
+    except TypeError:
+        return None
+    cached = _memo.get(key)
+    if cached is not None:
+        return cached  # type: ignore[return-value]
+    result = compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type)
+    with _memo_lock:
+        if len(_memo) >= MEMO_LIMIT:
+            _memo.clear()
+        _memo[key] = result  # type: ignore[assignment]
+    return result
+
+
 def _leaf(p: Plan, focus: dict[str, Any], context_type: str | None) -> bool | None:
     assert p.compiled is not None and p.roots is not None
     key_type = context_type or ""
@@ -67,19 +89,8 @@ def _leaf(p: Plan, focus: dict[str, Any], context_type: str | None) -> bool | No
             p.when_absent[key_type] = _truth(p.compiled.evaluate(empty, resource=empty, root_resource=empty,
                                                                  context_type=context_type))
         return p.when_absent[key_type]
-    projection = {k: v for k, v in focus.items() if any_present({k: None}, p.roots)}
-    try:
-        key = (id(p), key_type, orjson.dumps(projection, option=orjson.OPT_SORT_KEYS))
-    except TypeError:
-        return None
-    if key in _memo:
-        return _memo[key]
-    value = _truth(p.compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type))
-    with _memo_lock:
-        if len(_memo) >= MEMO_LIMIT:
-            _memo.clear()
-        _memo[key] = value
-    return value
+    result = memoised(p, p.compiled, p.roots, focus, context_type)
+    return _truth(result) if result is not None else None
 
 
 def decide(p: Plan, focus: Any, context_type: str | None) -> bool | None:

@@ -17,7 +17,8 @@ from fhir_service.validation import (
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
 )
-from fhir_service.validation.guards import any_present
+from fhir_service.validation.fhirpath_adapter import satisfied
+from fhir_service.validation.guards import any_present, is_pure
 from fhir_service.validation.outcome import Issue, Location
 from fhir_service.validation.primitives import REGEXES, check_primitive, json_type_name
 from fhir_service.validation.xhtml import check_xhtml
@@ -501,6 +502,16 @@ class Walk:
 
     # -- invariants ----------------------------------------------------------------------------------------
     @staticmethod
+    def _memoised(c: Constraint, val: Any, context_type: str | None) -> list[Any] | None:
+        if c.roots is None or not isinstance(val, dict) or c.compiled is None:
+            return None
+        if c.pure is None:
+            c.pure = is_pure(c.expression)
+        if not c.pure:
+            return None
+        return shortcuts.memoised(c, c.compiled, c.roots, val, context_type)
+
+    @staticmethod
     def _shortcut(c: Constraint, val: Any, context_type: str | None) -> bool | None:
         p = _shortcut_plan(c)
         return shortcuts.decide(p, val, context_type) if p else None
@@ -525,6 +536,8 @@ class Walk:
                         ok = _empty_focus(c, val, context_type, is_resource)
                     elif (decided := self._shortcut(c, val, None if is_resource else context_type)) is not None:
                         ok = decided
+                    elif (memo := self._memoised(c, val, None if is_resource else context_type)) is not None:
+                        ok = satisfied(memo)
                     else:
                         ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
                                               context_type=None if is_resource else context_type,
