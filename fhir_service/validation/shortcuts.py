@@ -58,15 +58,15 @@ def _truth(result: list[Any]) -> bool | None:
     return None
 
 
-def memoised(owner: object, compiled: CompiledExpression, roots: frozenset[str], focus: dict[str, Any],
+def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[str, Any],
              context_type: str | None) -> list[Any] | None:
-    """The result of a pure expression on `focus`, memoised by the JSON of the properties it reads; None when the
-    focus cannot be serialised (then the caller evaluates it directly)."""
+    """The result of a pure expression on `focus`, memoised by (expression text, focus type, JSON of the properties
+    it reads); None when the focus cannot be serialised (then the caller evaluates it directly)."""
     projection = {k: v for k, v in focus.items() if any_present({k: None}, roots)}
     if "resourceType" in focus:
         projection["resourceType"] = focus["resourceType"]
     try:
-        key = (id(owner), context_type or "", orjson.dumps(projection, option=orjson.OPT_SORT_KEYS))
+        key = (compiled.expression, context_type or "", orjson.dumps(projection, option=orjson.OPT_SORT_KEYS))
     except TypeError:
         return None
     cached = _memo.get(key)
@@ -89,7 +89,7 @@ def _leaf(p: Plan, focus: dict[str, Any], context_type: str | None) -> bool | No
             p.when_absent[key_type] = _truth(p.compiled.evaluate(empty, resource=empty, root_resource=empty,
                                                                  context_type=context_type))
         return p.when_absent[key_type]
-    result = memoised(p, p.compiled, p.roots, focus, context_type)
+    result = memoised(p.compiled, p.roots, focus, context_type)
     return _truth(result) if result is not None else None
 
 

@@ -509,7 +509,7 @@ class Walk:
             c.pure = is_pure(c.expression)
         if not c.pure:
             return None
-        return shortcuts.memoised(c, c.compiled, c.roots, val, context_type)
+        return shortcuts.memoised(c.compiled, c.roots, val, context_type)
 
     @staticmethod
     def _shortcut(c: Constraint, val: Any, context_type: str | None) -> bool | None:
