@@ -20,7 +20,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 
 from fhir_service.cases import terminology
-from fhir_service.cases.schema import load_timeline
+from fhir_service.cases.schema import TimelineError, TimelineProblem, load_timeline
 
 BASE = "https://fhir.cart-tox.org"
 SD = f"{BASE}/StructureDefinition/"
@@ -165,6 +165,8 @@ class CaseBuilder:
         self.anchor: dt.date | None = anchor["infusion_date"] if anchor else None
         self.entries: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
         self.subject: dict[str, str] = {}
+        self.keys: set[str] = set()
+        self.day_blocks: dict[int, int] = {}
         self.conditions: dict[str, dict[str, str]] = {}
 
     # -- helpers -------------------------------------------------------------------------------------------
@@ -183,6 +185,9 @@ class CaseBuilder:
         return {"url": EXT_RELATIVE_DAY, "valueInteger": day}
 
     def add(self, key: str, resource: dict[str, Any], day: int | None = None) -> dict[str, Any]:
+        if key in self.keys:
+            raise ValueError(f"{self.case}: two events share the key {key!r}; give one of them a distinct 'id'")
+        self.keys.add(key)
         resource_id = self.rid(key)
         if "text" not in resource:  # dom-6: a short generated narrative, for people browsing the server
             resource["text"] = self.narrative([_summary(resource, day)])
@@ -568,7 +573,12 @@ class CaseBuilder:
 
     def build_day(self, index: int, block: dict[str, Any]) -> None:
         day, when = block.get("day"), block.get("when")
-        base = f"day{day}" if day is not None else f"undated{index}"
+        if day is not None:  # the n-th block of the same day gets its own keys (day13, day13b, ...)
+            seen = self.day_blocks.get(day, 0)
+            self.day_blocks[day] = seen + 1
+            base = f"day{day}" + ("" if seen == 0 else chr(ord("a") + seen))
+        else:
+            base = f"undated{index}"
         when = when if day is None else None
         if block.get("when") and day is not None:
             when = block["when"]
@@ -661,4 +671,7 @@ def render(bundle: dict[str, Any]) -> str:
 def build_file(path: str | Path) -> tuple[str, str]:
     """(case id, rendered Bundle) for one timeline file; raises schema.TimelineError on a bad timeline."""
     timeline = load_timeline(path)
-    return timeline["case"], render(build_bundle(timeline))
+    try:
+        return timeline["case"], render(build_bundle(timeline))
+    except ValueError as exc:  # a clash the schema cannot see (e.g. two events pinned to one id)
+        raise TimelineError([TimelineProblem(str(path), "", str(exc))]) from None

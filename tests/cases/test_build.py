@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fhir_service.cases.build import build_bundle, build_file, render
-from fhir_service.cases.schema import load_timeline_text
+from fhir_service.cases.schema import TimelineError, load_timeline_text
 from fhir_service.cases.terminology import CODES_CSV, project_codes
 from fhir_service.cli import main as cli_main
 from tests.cases.conftest import BUNDLES, CART_TOX, RELATIVE_DAY, relative_day, resources
@@ -85,6 +85,18 @@ def test_an_event_without_a_day_keeps_the_reports_words_and_gets_no_date() -> No
     ferritin = next(r for r in resources(small_bundle(), "Observation") if r["code"]["coding"][0]["code"] == "2276-4")
     assert "effectiveDateTime" not in ferritin and relative_day(ferritin) is None
     assert ferritin["note"] == [{"text": "Timing as reported: after emapalumab"}]
+
+
+def test_two_blocks_of_one_day_get_distinct_ids_and_a_pinned_id_clash_is_reported(tmp_path: Path) -> None:
+    twice = SMALL + "  - day: 13\n    labs: [{key: lab.ferritin, value: 1, unit: ng/mL}]\n"
+    bundle = build_bundle(load_timeline_text(twice))
+    assert len({e["fullUrl"] for e in bundle["entry"]}) == len(bundle["entry"])
+    clash = SMALL + "  - day: 14\n    labs: [{id: f, key: lab.ferritin, value: 1, unit: ng/mL}, {id: f, key: lab.ferritin, value: 2, unit: ng/mL}]\n"
+    path = tmp_path / "clash.yaml"
+    path.write_text(clash)
+    with pytest.raises(TimelineError) as caught:
+        build_file(path)
+    assert "two events share the key 'f'" in str(caught.value)
 
 
 def test_a_crs_condition_carries_the_grade_of_its_code_as_severity() -> None:
