@@ -58,6 +58,13 @@ def _truth(result: list[Any]) -> bool | None:
     return None
 
 
+def _normalised(result: list[Any]) -> list[Any]:
+    """Keep what matters for truth (empty, one boolean, or "something"), not references into the input."""
+    if not result or (len(result) == 1 and isinstance(result[0], bool)):
+        return list(result)
+    return [None, None]  # several / non-boolean items: satisfied, but not a boolean for and/or/implies
+
+
 def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[str, Any],
              context_type: str | None) -> list[Any] | None:
     """The result of a pure expression on `focus`, memoised by (expression text, focus type, JSON of the properties
@@ -72,7 +79,7 @@ def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[st
     cached = _memo.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
-    result = compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type)
+    result = _normalised(compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type))
     with _memo_lock:
         if len(_memo) >= MEMO_LIMIT:
             _memo.clear()
