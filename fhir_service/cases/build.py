@@ -140,7 +140,14 @@ def _summary(resource: dict[str, Any], day: int | None) -> str:
         parts.append(resource["dosage"]["text"])
     if resource.get("status") == "not-done":
         parts.append("(not done)")
-    parts.append(f"Day {day:+d}" if day is not None else "(day not reported)")
+    timing = next((n["text"] for n in resource.get("note", []) if n["text"].startswith("Timing as reported: ")), None)
+    onset = resource.get("onsetString") or (resource.get("onsetDateTime") if day is None else None)
+    if day is not None:
+        parts.append(f"Day {day:+d}")
+    elif timing or onset:
+        parts.append(f"({timing[20:] if timing else 'onset: ' + onset})")
+    else:
+        parts.append("(day not reported)")
     return " ".join(parts)
 
 
