@@ -26,11 +26,8 @@ from fhirpathpy.engine.nodes import ResourceNode
 
 from fhir_service import fhirpath
 from fhir_service.fhirpath import CompiledPath, FhirPathError
-from fhir_service.transform.views.functions import register
 from fhir_service.transform.views.model import Column, CompiledView, Select
 from fhir_service.validation.outcome import Issue, has_errors
-
-register()
 
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 RESOURCE_TYPE = re.compile(r"^[A-Z][A-Za-z]+$")

@@ -1,14 +1,14 @@
-"""The two FHIRPath functions SQL-on-FHIR v2 adds for views: getResourceKey() and getReferenceKey([type]).
+"""The FHIRPath functions views need beyond the engine's: SQL-on-FHIR v2's getResourceKey() and
+getReferenceKey([type]), and join() with the view semantics for an empty input.
 
-Why they live here: they exist only for views (the spec's "Required additional functions"), so the FHIRPath
-engine stays free of them. The engine has no public registration hook yet; its `FUNCTIONS` table is the
-user-invocation table fhirpathpy consults first, so `register()` adds the two entries there (once, without
-replacing an entry the engine may define itself one day).
+Why here: they exist for views only (the spec's "required additional functions"), so they sit in the view
+evaluation's own function table (evaluation.py) and change nothing for invariants or search parameters.
 
-Keys: a resource's key is its logical id; a reference's key is the id it points to. Both sides therefore
-compare equal for `Patient/p1`, `http://x/fhir/Patient/p1/_history/2` and, inside a Bundle, `urn:uuid:<id>`
-(the case bundles give each resource its uuid as id). A fullUrl that is not the id is mapped through the
-`REFERENCE_MAP` variable that the runner fills from the Bundle (fullUrl -> (type, id)).
+Keys are `Type/id` (the form the SQL-on-FHIR spec gives): unique across resource types, and equal on both
+sides of a join for `Patient/p1`, `http://x/fhir/Patient/p1/_history/2` and, inside a Bundle, a
+`urn:uuid:` fullUrl, which the runner maps to its resource through the `REFERENCE_MAP` variable
+(fullUrl -> (type, id)) built from the Bundle. A reference that cannot be tied to a type and id (a
+`#contained` one, a urn:uuid outside any known Bundle, an identifier-only one) has no key.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from fhirpathpy.engine.nodes import FP_Type, ResourceNode
+
+from fhir_service.fhirpath import FhirPathError
 
 #: Name of the evaluation variable holding the Bundle's fullUrl -> (resourceType, id) map. It has a colon,
 #: so no FHIRPath %identifier can reach it.
@@ -30,14 +32,14 @@ def _data(item: Any) -> Any:
 
 
 def resource_key(ctx: dict[str, Any], inputs: list[Any]) -> list[str]:
-    """getResourceKey(): the key of each input resource (its id); items that are not resources give none."""
+    """getResourceKey(): `Type/id` of each input resource; items that are not resources with an id give none."""
     keys = []
     for item in inputs:
         data = _data(item)
-        if isinstance(data, Mapping) and not isinstance(data, FP_Type) and "resourceType" in data:
-            rid = data.get("id")
-            if isinstance(rid, str) and rid:
-                keys.append(rid)
+        if isinstance(data, Mapping) and not isinstance(data, FP_Type):
+            kind, rid = data.get("resourceType"), data.get("id")
+            if isinstance(kind, str) and isinstance(rid, str) and rid:
+                keys.append(f"{kind}/{rid}")
     return keys
 
 
@@ -58,11 +60,9 @@ def reference_target(reference: str, reference_map: Mapping[str, tuple[str, str]
 
 
 def reference_key(ctx: dict[str, Any], inputs: list[Any], type_info: Any = None) -> list[str]:
-    """getReferenceKey([type]): the key each input Reference points to; with a type, only references to it.
-
-    A reference whose target type is unknown (urn:uuid without a Bundle map) is checked against
-    `Reference.type` when present and otherwise kept: the type cannot be disproved.
-    """
+    """getReferenceKey([type]): the key of the resource each input Reference points to; with a type, only
+    references to resources of exactly that type. A urn:uuid outside the Bundle map counts as a reference
+    of `Reference.type` when that is given, and has no key otherwise."""
     wanted = getattr(type_info, "name", None)
     variables = ctx.get("vars") or {}
     reference_map = variables.get(REFERENCE_MAP) if isinstance(variables, Mapping) else None
@@ -80,21 +80,26 @@ def reference_key(ctx: dict[str, Any], inputs: list[Any], type_info: Any = None)
         kind, rid = target
         if kind is None and isinstance(data.get("type"), str):
             kind = data["type"]
-        if wanted is not None and kind is not None and kind != wanted:
+        if kind is None or (wanted is not None and kind != wanted):
             continue
-        keys.append(rid)
+        keys.append(f"{kind}/{rid}")
     return keys
+
+
+def join(ctx: dict[str, Any], inputs: list[Any], separator: str = "") -> list[str]:
+    """join([separator]): the input strings joined; an empty input gives the empty string (as the
+    SQL-on-FHIR suite expects: a `given` column of a patient without names is '' rather than null)."""
+    values = []
+    for item in inputs:
+        data = _data(item)
+        if not isinstance(data, str):
+            raise FhirPathError(f"join() expects strings, got {type(data).__name__}")
+        values.append(data)
+    return [separator.join(values)]
 
 
 VIEW_FUNCTIONS: dict[str, dict[str, Any]] = {
     "getResourceKey": {"fn": resource_key, "arity": {0: []}},
     "getReferenceKey": {"fn": reference_key, "arity": {0: [], 1: ["TypeSpecifier"]}},
+    "join": {"fn": join, "arity": {0: [], 1: ["String"]}},
 }
-
-
-def register() -> None:
-    """Make the view functions known to `fhir_service.fhirpath` (idempotent)."""
-    from fhir_service.fhirpath import engine
-
-    for name, entry in VIEW_FUNCTIONS.items():
-        engine.FUNCTIONS.setdefault(name, entry)

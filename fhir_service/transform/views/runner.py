@@ -19,10 +19,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import product
 from typing import Any
 
-from fhirpathpy.engine.nodes import ResourceNode
-
-from fhir_service.fhirpath import FhirPathError, to_json
+from fhir_service.fhirpath import CompiledPath, FhirPathError, to_json
 from fhir_service.transform.views.compiler import ViewDefinitionError, compile_view
+from fhir_service.transform.views.evaluation import NOTHING, environment, evaluate_nodes, is_boolean_node
 from fhir_service.transform.views.functions import REFERENCE_MAP
 from fhir_service.transform.views.model import Column, CompiledView, Select
 from fhir_service.validation.outcome import Issue
@@ -46,14 +45,14 @@ def run_view(view: Mapping[str, Any] | CompiledView, resources: Iterable[Mapping
 
 def _rows_of(view: CompiledView, resources: Iterable[Mapping[str, Any]],
              reference_map: ReferenceMap | None) -> Iterator[Row]:
-    base_vars: dict[str, Any] = {**view.constants, "rowIndex": 0}
+    variables: dict[str, Any] = {**view.constants, "rowIndex": 0}
     if reference_map:
-        base_vars[REFERENCE_MAP] = reference_map
+        variables[REFERENCE_MAP] = reference_map
     for resource in resources:
         if not isinstance(resource, Mapping) or resource.get("resourceType") != view.resource:
             continue
         try:
-            rows = _Evaluation(view, resource, base_vars).rows()
+            rows = _Evaluation(view, environment(resource, variables)).rows(resource)
         except (FhirPathError, _RowError) as exc:
             label = f"{resource.get('resourceType')}/{resource.get('id', '?')}"
             raise ViewDefinitionError([Issue("error", "processing", f"{label}: {exc}")]) from exc
@@ -65,31 +64,29 @@ class _RowError(ValueError):
 
 
 class _Evaluation:
-    """The evaluation of one view on one resource (holds the resource and the %-variables)."""
+    """The evaluation of one view on one resource (`env` holds its %-variables, %rowIndex included)."""
 
-    __slots__ = ("view", "resource", "variables")
+    __slots__ = ("view", "env")
 
-    def __init__(self, view: CompiledView, resource: Mapping[str, Any], base_vars: dict[str, Any]) -> None:
+    def __init__(self, view: CompiledView, env: dict[str, Any]) -> None:
         self.view = view
-        self.resource = resource
-        self.variables = base_vars
+        self.env = env
 
-    def rows(self) -> list[Row]:
+    def rows(self, resource: Mapping[str, Any]) -> list[Row]:
         for path in self.view.where:
-            result = path.evaluate_nodes(self.resource, variables=self.variables)
+            result = evaluate_nodes(path, resource, self.env)
             if not result:
                 return []
-            value = result[0].data if isinstance(result[0], ResourceNode) else result[0]
-            if len(result) > 1 or not isinstance(value, bool):
+            if len(result) > 1 or not is_boolean_node(result[0]):
                 raise _RowError(f"where {path.expression!r} must give a boolean, got "
                                 f"{[to_json(item) for item in result][:3]!r}")
-            if not value:
+            if not to_json(result[0]):
                 return []
-        return self.select(self.view.root, self.resource, 0)
+        return self.select(self.view.root, resource, 0)
 
-    def evaluate(self, path: Any, focus: Any, row_index: int) -> list[Any]:
-        variables = self.variables if row_index == 0 else {**self.variables, "rowIndex": row_index}
-        return path.evaluate_nodes(focus, resource=self.resource, variables=variables)
+    def evaluate(self, path: CompiledPath, focus: Any, row_index: int) -> list[Any]:
+        self.env["rowIndex"] = row_index
+        return evaluate_nodes(path, focus, self.env)
 
     def foci(self, select: Select, focus: Any, row_index: int) -> list[tuple[int, Any]] | None:
         """(rowIndex, item) pairs the select runs on; None for the null row of an empty forEachOrNull."""
@@ -113,7 +110,7 @@ class _Evaluation:
     def select(self, select: Select, focus: Any, row_index: int) -> list[Row]:
         foci = self.foci(select, focus, row_index)
         if foci is None:
-            return [dict.fromkeys(select.names)]
+            return self.null_rows(select)
         rows: list[Row] = []
         for index, item in foci:
             parts: list[list[Row]] = []
@@ -123,15 +120,21 @@ class _Evaluation:
                 parts.append(self.select(nested, item, index))
             if select.union_all:
                 parts.append([row for branch in select.union_all for row in self.select(branch, item, index)])
-            if len(parts) == 1:
-                rows.extend(parts[0])
-            else:
-                for combination in product(*parts):
-                    merged: Row = {}
-                    for part in combination:
-                        merged.update(part)
-                    rows.append(merged)
+            rows.extend(_product(parts))
         return rows
+
+    def null_rows(self, select: Select) -> list[Row]:
+        """The rows of an empty forEachOrNull: its parts evaluated on nothing (paths give null, %rowIndex 0),
+        a part without rows standing as one row of nulls, so that the select always gives a row."""
+        parts: list[list[Row]] = []
+        if select.columns:
+            parts.append([{column.name: self.column(column, NOTHING, 0) for column in select.columns}])
+        for nested in select.selects:
+            parts.append(self.select(nested, NOTHING, 0) or [dict.fromkeys(nested.names)])
+        if select.union_all:
+            union = [row for branch in select.union_all for row in self.select(branch, NOTHING, 0)]
+            parts.append(union or [dict.fromkeys(select.union_all[0].names)])
+        return _product(parts)
 
     def column(self, column: Column, focus: Any, row_index: int) -> Any:
         values = [to_json(item) for item in self.evaluate(column.path, focus, row_index)]
@@ -141,3 +144,16 @@ class _Evaluation:
             raise _RowError(f"column {column.name!r} ({column.path.expression!r}) gives {len(values)} values; "
                             f"set collection: true or narrow the path")
         return values[0] if values else None
+
+
+def _product(parts: list[list[Row]]) -> list[Row]:
+    """The cartesian product of the parts' rows, each combination merged into one row (in part order)."""
+    if len(parts) == 1:
+        return parts[0]
+    rows = []
+    for combination in product(*parts):
+        merged: Row = {}
+        for part in combination:
+            merged.update(part)
+        rows.append(merged)
+    return rows
