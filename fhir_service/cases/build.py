@@ -112,7 +112,7 @@ def _name(concept: dict[str, Any] | None) -> str:
 def _value_text(node: dict[str, Any]) -> str | None:
     if "valueQuantity" in node:
         q = node["valueQuantity"]
-        return f"{q.get('comparator', '')}{q['value']}" + (f" {q['unit']}" if q.get("unit") else "")
+        return f"{q.get('comparator', '')}{q['value']}" + (f" {q['unit']}" if q.get("unit") not in (None, "1") else "")
     for key in ("valueInteger", "valueString"):
         if key in node:
             return str(node[key])
@@ -123,6 +123,16 @@ def _value_text(node: dict[str, Any]) -> str | None:
     if "valueRange" in node:
         r = node["valueRange"]
         return f"{r.get('low', {}).get('value', '')}-{r.get('high', {}).get('value', '')} {(r.get('low') or r.get('high'))['unit']}"
+    return None
+
+
+def _end_day(resource: dict[str, Any]) -> int | None:
+    """The relative day on the end of a period or on an abatement, if any."""
+    for holder, field in (("effectivePeriod", "_end"), ("performedPeriod", "_end"), ("period", "_end"), (None, "_abatementDateTime")):
+        node = resource.get(holder) if holder else resource
+        for ext in ((node or {}).get(field) or {}).get("extension", []):
+            if ext.get("url") == EXT_RELATIVE_DAY:
+                return ext["valueInteger"]
     return None
 
 
@@ -143,11 +153,14 @@ def _summary(resource: dict[str, Any], day: int | None) -> str:
     timing = next((n["text"] for n in resource.get("note", []) if n["text"].startswith("Timing as reported: ")), None)
     onset = resource.get("onsetString") or (resource.get("onsetDateTime") if day is None else None)
     if day is not None:
-        parts.append(f"Day {day:+d}")
+        parts.append(f"Day {day:+d}" if day else "Day 0")
     elif timing or onset:
         parts.append(f"({timing[20:] if timing else 'onset: ' + onset})")
-    else:
+    elif not _end_day(resource):
         parts.append("(day not reported)")
+    end = _end_day(resource)
+    if end is not None:
+        parts.append(f"to Day {end:+d}" if end else "to Day 0")
     return " ".join(parts)
 
 
