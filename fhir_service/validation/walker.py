@@ -41,6 +41,18 @@ class ResourceFrame:
         self.resolver = resolver
         self.contained_ids: dict[str, dict] | None = None
 
+    def for_entry(self, full_url: str) -> "ResourceFrame":
+        """This frame with a resolver that knows the referring Bundle entry's fullUrl."""
+        base = self.resolver
+
+        def resolve(reference: str, referrer: str | None = None) -> Any:
+            try:
+                return base(reference, referrer or full_url)
+            except TypeError:  # a one-argument resolver
+                return base(reference)
+
+        return ResourceFrame(self.resource, self.root, resolve)
+
     def contained(self, ref_id: str) -> dict | None:
         """The contained resource `#ref_id` refers to: in the container (siblings of a contained resource)."""
         if self.contained_ids is None:
@@ -377,6 +389,8 @@ class Walk:
         """Check property `key` (and its `_key` twin) of `obj` against `child`: shape, cardinality, each item."""
         val = obj.get(key)
         ext = obj.get("_" + key)
+        if key == "resource" and frame.resolver is not None and isinstance(obj.get("fullUrl"), str):
+            frame = frame.for_entry(obj["fullUrl"])  # relative references resolve against the entry's fullUrl
         child_expr = f"{expr}.{child.name}" if code is None or not child.is_choice else \
             f"{expr}.{child.name}.ofType({code})"
         child_loc = loc + (key,)
