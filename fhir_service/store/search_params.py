@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from fhir_service.store.fast_path import compile_simple
 from fhir_service.store.fhirpath_adapter import Evaluator, ExpressionError, compile_expression
 
 INDEXED_TYPES = frozenset({"string", "token", "date", "reference", "quantity", "number", "uri"})
@@ -129,7 +130,13 @@ def _components(definition: dict[str, Any], resolve: Any) -> tuple[tuple[str, Ev
     return tuple(out) or None
 
 
-def compile_param(definition: dict[str, Any], resource_type: str, resolve: Any = None) -> SearchParam | None:
+def compile_branch(expression: str, definitions: Any) -> Evaluator:
+    """The native evaluator when the expression is a simple path, else the FHIRPath engine's."""
+    return compile_simple(expression, definitions) or compile_expression(expression)
+
+
+def compile_param(definition: dict[str, Any], resource_type: str, resolve: Any = None,
+                  definitions: Any = None) -> SearchParam | None:
     """A SearchParam for one SearchParameter resource on one base type; None when it cannot be indexed.
     `resolve(url)` finds the component SearchParameters of a composite."""
     kind = definition.get("type")
@@ -145,7 +152,7 @@ def compile_param(definition: dict[str, Any], resource_type: str, resolve: Any =
     branches = []
     for text, target in branches_for(expression, resource_type):
         try:
-            branches.append(Branch(text, compile_expression(text), target))
+            branches.append(Branch(text, compile_branch(text, definitions), target))
         except ExpressionError:
             continue
     if not branches:
@@ -181,7 +188,7 @@ class SearchParamRegistry:
         custom = [sp for sp in self._custom.values()
                   if {resource_type, "Resource", "DomainResource"}.intersection(sp.get("base") or [])]
         for definition in [*sources, *custom]:  # later sources (custom) win over core by code
-            compiled = compile_param(definition, resource_type, self._resolve)
+            compiled = compile_param(definition, resource_type, self._resolve, self.definitions)
             if compiled is not None:
                 params[compiled.code] = compiled
         return params

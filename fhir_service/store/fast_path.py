@@ -1,0 +1,161 @@
+"""A native evaluator for the simple path expressions most search parameters are (`Patient.name.given`,
+`(Observation.value as Quantity)`, `Observation.effective`): plain dictionary walks, ~50x faster than a
+general FHIRPath engine, which stays in charge of everything else.
+
+Choice elements (`value[x]`) are found through the StructureDefinitions, walking from the resource into
+backbone elements and datatypes, so `Encounter.class` is never confused with `classHistory`. An expression
+this module cannot prove simple returns None from `compile_simple` and the caller uses the engine.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+_SIMPLE = re.compile(
+    r"^\(?\s*(?P<path>[A-Z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+)\s*"
+    r"(?:(?:\s+as\s+|\.as\(\s*|\.ofType\(\s*)(?P<cast>[A-Za-z]+)\s*\)?)?\s*\)?$"
+)
+Evaluator = Callable[[dict[str, Any]], list[Any]]
+_COMPLEX_STOP = {"BackboneElement", "Element"}
+
+
+def _elements(definitions: Any, type_name: str) -> dict[str, dict[str, Any]] | None:
+    def build() -> dict[str, dict[str, Any]] | None:
+        sd = definitions.structure_definition(type_name)
+        if not sd:
+            return None
+        return {e["path"]: e for e in sd.get("snapshot", {}).get("element", []) if "path" in e}
+    return definitions.memo(("fast-path-elements", type_name), build)
+
+
+def _steps(definitions: Any, path: str) -> list[tuple[str, list[str] | None]] | None:
+    """[(element name, choice JSON names or None)] for each step after the type; None if not provable."""
+    parts = path.split(".")
+    type_name, names = parts[0], parts[1:]
+    elements = _elements(definitions, type_name)
+    if elements is None:
+        return None
+    prefix = type_name
+    steps: list[tuple[str, list[str] | None]] = []
+    for position, name in enumerate(names):
+        element = elements.get(f"{prefix}.{name}")
+        choice = elements.get(f"{prefix}.{name}[x]")
+        if element is None and choice is None:
+            return None
+        if choice is not None:
+            if position != len(names) - 1:
+                return None  # a step into a choice: leave it to the engine
+            codes = [t["code"] for t in choice.get("type", []) if "code" in t]
+            steps.append((name, [name + c[0].upper() + c[1:] for c in codes]))
+            break
+        steps.append((name, None))
+        if position == len(names) - 1:
+            break
+        if element.get("contentReference"):
+            prefix = element["contentReference"].lstrip("#")
+            continue
+        codes = [t.get("code") for t in element.get("type", [])]
+        if len(codes) != 1 or not codes[0]:
+            return None
+        code = codes[0]
+        if code in _COMPLEX_STOP:
+            prefix = f"{prefix}.{name}"
+        elif code[0].isupper():
+            elements = _elements(definitions, code)
+            if elements is None:
+                return None
+            prefix = code
+        else:
+            return None  # a primitive has no children worth searching
+    return steps
+
+
+_EXTENSION = re.compile(
+    r"^(?P<base>[A-Z][A-Za-z]*(?:\.[a-z][A-Za-z]*)*)\.extension"
+    r"(?:\(\s*'(?P<url1>[^']+)'\s*\)|\.where\(\s*url\s*=\s*'(?P<url2>[^']+)'\s*\))"
+    r"(?P<value>\.value(?:\.ofType\(\s*(?P<type>[A-Za-z]+)\s*\))?)?$"
+)
+
+
+def _compile_extension(expression: str, definitions: Any) -> Evaluator | None:
+    """`X.extension('url')`, `X.extension.where(url = 'url').value[.ofType(T)]`: the project's own
+    SearchParameters (relative-day, grading-system, ...) are all of this shape."""
+    match = _EXTENSION.match(expression.strip())
+    if not match:
+        return None
+    base = match.group("base")
+    if "." in base:
+        return None  # extensions of primitives live in `_name` siblings: the engine knows that
+    type_name = base
+    parent: Evaluator = lambda resource: [resource] if resource.get("resourceType") == type_name else []  # noqa: E731
+    url = match.group("url1") or match.group("url2")
+    wants_value = match.group("value") is not None
+    value_type = match.group("type")
+
+    def evaluate(resource: dict[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for owner in parent(resource):
+            if not isinstance(owner, dict):
+                continue
+            for extension in owner.get("extension") or []:
+                if not isinstance(extension, dict) or extension.get("url") != url:
+                    continue
+                if not wants_value:
+                    out.append(extension)
+                    continue
+                for key, value in extension.items():
+                    if key.startswith("value") and len(key) > 5 and (
+                            value_type is None or key[5:].lower() == value_type.lower()):
+                        out.append(value)
+        return out
+
+    return evaluate
+
+
+def compile_simple(expression: str, definitions: Any) -> Evaluator | None:
+    if re.fullmatch(r"[A-Z][A-Za-z]*", expression.strip()):  # the resource itself (composite roots)
+        name = expression.strip()
+        return lambda resource: [resource] if resource.get("resourceType") == name else []
+    if ".extension" in expression:
+        return _compile_extension(expression, definitions)
+    match = _SIMPLE.match(expression.strip())
+    if not match or definitions is None:
+        return None
+    steps = _steps(definitions, match.group("path"))
+    if not steps:
+        return None
+    cast = match.group("cast")
+    last_name, choices = steps[-1]
+    if cast:
+        if choices is None:
+            return None  # `x as Type` on a non-choice: type tests are the engine's job
+        wanted = last_name + cast[0].upper() + cast[1:]
+        if wanted not in choices:
+            return lambda resource: []
+        choices = [wanted]
+    keys: list[list[str]] = [[name] for name, _ in steps[:-1]] + [choices or [last_name]]
+    resource_type = match.group("path").split(".")[0]
+
+    def evaluate(resource: dict[str, Any]) -> list[Any]:
+        if resource.get("resourceType") != resource_type:
+            return []
+        current: list[Any] = [resource]
+        for names in keys:
+            following: list[Any] = []
+            for item in current:
+                if not isinstance(item, dict):
+                    continue
+                for key in names:
+                    value = item.get(key)
+                    if value is None:
+                        continue
+                    if isinstance(value, list):
+                        following.extend(v for v in value if v is not None)
+                    else:
+                        following.append(value)
+            current = following
+            if not current:
+                break
+        return current
+
+    return evaluate
