@@ -388,9 +388,9 @@ class CaseBuilder:
             period["_end"] = {"extension": [self.day_ext(item["end"])]}
         if period:
             resource["period"] = period
-        reasons = [t for t in (item.get("start_text"), item.get("end_text"), item.get("note")) if t]
-        if reasons:
-            resource["reasonCode"] = [{"text": t} for t in reasons]
+        # R4 Encounter has no note: what the report says about the stay goes into its narrative
+        words = [t for t in (item.get("start_text"), item.get("end_text"), item.get("note")) if t]
+        resource["text"] = self.narrative([_summary(resource, item.get("start")), *words])
         self.add(f"encounter/{item['id']}", resource, item.get("start"))
 
     def observation(self, key: str, profile: str | None, category: str | None, code: dict[str, Any],
