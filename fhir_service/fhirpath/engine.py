@@ -84,11 +84,20 @@ def type_path(context_type: str) -> str:
 
 
 def _focus(node: Any, context_type: str | None) -> Any:
-    if isinstance(node, ResourceNode) or context_type is None:
+    if isinstance(node, ResourceNode):
         return node
+    if context_type is None:
+        return _as_resource_node(node)
     if isinstance(node, Mapping) and "resourceType" in node:
-        return node  # a resource is typed by its resourceType
+        return _as_resource_node(node)  # a resource is typed by its resourceType
     return ResourceNode.create_node(node, type_path(context_type))
+
+
+def _as_resource_node(value: Any) -> Any:
+    """A resource passed as %resource/%rootResource carries its type (`%resource.type().name` = 'Patient')."""
+    if isinstance(value, Mapping) and isinstance(value.get("resourceType"), str):
+        return ResourceNode.create_node(value, value["resourceType"])
+    return value
 
 
 def to_json(value: Any) -> Any:
@@ -147,8 +156,8 @@ class CompiledPath:
         env["sct"] = SNOMED
         env["loinc"] = LOINC
         env["context"] = focus
-        env["resource"] = node if resource is None else resource
-        env["rootResource"] = env["resource"] if root_resource is None else root_resource
+        env["resource"] = _as_resource_node(node if resource is None else resource)
+        env["rootResource"] = env["resource"] if root_resource is None else _as_resource_node(root_resource)
         if variables:
             env.update(variables)
         ctx: dict[str, Any] = {
@@ -157,6 +166,7 @@ class CompiledPath:
             "model": R4_MODEL,
             "userInvocationTable": FUNCTIONS,
             "resolver": resolver,
+            "$this": data_root,  # `$this` at the top level is the focus (fhirpathpy raised KeyError)
         }
         try:
             constants.reset()

@@ -164,3 +164,30 @@ def test_resolve_in_bundle_by_full_url_type_id_and_absolute_url() -> None:
     assert fhirpath.evaluate(obs, "subject.resolve().id", root_resource=bundle) == []
     bundle["entry"].append({"fullUrl": "urn:uuid:2", "resource": {"resourceType": "Patient", "id": "p2"}})
     assert fhirpath.evaluate(obs, "subject.resolve().id", root_resource=bundle) == ["p2"]  # index rebuilt
+
+
+def test_environment_resources_carry_their_types() -> None:
+    """The HL7 validator case contained-invariant: %context, %resource and %rootResource inside contained."""
+    patient = {"resourceType": "Patient", "contained": [{"resourceType": "Practitioner", "id": "p1",
+                                                        "name": [{"text": "Dr Malaprop"}]}],
+               "generalPractitioner": [{"reference": "#p1"}]}
+    practitioner = patient["contained"][0]
+    cont_1 = ("%context.type().name = 'Practitioner' and %resource.type().name = 'Patient' and "
+              "%rootResource.type().name = 'Patient'")
+    cont_2 = ("%context.type().name = 'HumanName' and %resource.type().name = 'Practitioner' and "
+              "%rootResource.type().name = 'Patient'")
+    cont_3 = ("%context.type().name = 'Reference' and %resource.type().name = 'Patient' and "
+              "%rootResource.type().name = 'Patient'")
+    assert fhirpath.evaluate(practitioner, cont_1, resource=patient) == [True]
+    assert fhirpath.evaluate(practitioner["name"][0], cont_2, resource=practitioner, root_resource=patient,
+                             context_type="Practitioner.name") == [True]
+    assert fhirpath.evaluate(patient["generalPractitioner"][0], cont_3, resource=patient,
+                             context_type="Patient.generalPractitioner") == [True]
+    assert fhirpath.evaluate(practitioner, cont_2, resource=patient) == [False]
+
+
+def test_this_at_the_top_level_is_the_focus() -> None:
+    assert fhirpath.evaluate(OBSERVATION, "$this.id") == ["temp"]
+    assert fhirpath.evaluate(OBSERVATION, "$this.type().name") == ["Observation"]
+    assert fhirpath.evaluate(OBSERVATION["code"], "$this.type().name", context_type="Observation.code") == [
+        "CodeableConcept"]
