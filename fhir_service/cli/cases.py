@@ -22,6 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     build = sub.add_parser("build", help="build Bundles from timelines")
     build.add_argument("--out", type=Path, default=DEFAULT_BUNDLES, help="output folder (default: bundles/)")
+    build.add_argument("--validate", action="store_true",
+                       help="also validate each built Bundle (base R4, profiles/, clinical rules) and print its issues")
     build.add_argument("timelines", nargs="*", type=Path, metavar="TIMELINE",
                        help="timeline files (default: every bundles/timelines/*.yaml)")
     check = sub.add_parser("check", help="exit 1 when a committed bundle differs from a fresh build")
@@ -49,6 +51,25 @@ def build_all(paths: list[Path]) -> tuple[dict[str, str], list[str]]:
     return built, problems
 
 
+def validate_built(built: dict[str, str], folder: Path) -> list[str]:
+    """Validation issues of the built Bundles, one line each; only errors count as problems (warnings print)."""
+    import json
+
+    from fhir_service.validation import Validator
+    from fhir_service.validation.clinical import clinical_issues
+
+    validator = Validator(rules=[clinical_issues])
+    problems: list[str] = []
+    for case, text in sorted(built.items()):
+        for issue in validator.validate(json.loads(text)):
+            line = f"{folder / (case + '.json')}: {issue.severity}: {issue.expression or ''}: {issue.diagnostics}"
+            if issue.is_error:
+                problems.append(line)
+            elif issue.severity == "warning":
+                print(line, file=sys.stderr)
+    return problems
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "build":
         paths = args.timelines or timelines_in(DEFAULT_BUNDLES)
@@ -62,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             target = args.out / f"{case}.json"
             target.write_text(text, encoding="utf-8")
             print(f"wrote {target}")
+        if args.validate:
+            problems.extend(validate_built(built, args.out))
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0

@@ -184,3 +184,14 @@ def test_cases_build_writes_bundles_and_reports_bad_timelines(tmp_path: Path, ca
     assert not (out / "bad-case.json").exists()
     assert "unknown unit 'ng/ml' (UCUM spelling: 'ng/mL')" in capsys.readouterr().err
     assert cli_main.main(["cases", "build", str(tmp_path / "nope.yaml")]) == 2
+
+
+def test_cases_build_validate_reports_validation_errors_of_the_built_bundle(tmp_path: Path, capsys) -> None:
+    good = tmp_path / "small-case.yaml"
+    good.write_text(SMALL)
+    assert cli_main.main(["cases", "build", "--validate", "--out", str(tmp_path), str(good)]) == 0
+    # a toxicity treatment without a reason breaks the cart-toxicity-treatment profile (reasonReference 1..*)
+    good.write_text(SMALL.replace(", until: 15, reason: crs}", ", until: 15}"))
+    capsys.readouterr()
+    assert cli_main.main(["cases", "build", "--validate", "--out", str(tmp_path), str(good)]) == 1
+    assert "small-case.json: error:" in capsys.readouterr().err
