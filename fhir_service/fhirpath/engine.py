@@ -70,27 +70,36 @@ _SLICE_NAME = re.compile(r":[^.]+")
 _CHOICE_SLICE = re.compile(r"(\w+)\[x\]:\1([A-Z]\w*)")
 
 
-def type_path(context_type: str) -> str:
+def type_path(context_type: str, resource_type: str | None = None) -> str:
     """The model path fhirpathpy uses for a focus of FHIR type path `context_type`.
 
     "Observation.valueQuantity" -> "Quantity"; "Observation.value[x]" -> "Observation.value"; slice names of
     ElementDefinition ids are dropped ("Observation.component:systolic" -> "Observation.component"); a backbone
     element path such as "Observation.component" stays as it is (its children are looked up beneath it).
+    A path through an element of type Resource (contained, Bundle.entry.resource) continues in the type of
+    `resource_type`, the resource the focus is in.
     """
     path = _CHOICE_SLICE.sub(r"\1\2", context_type)  # value[x]:valueQuantity -> valueQuantity
     path = _SLICE_NAME.sub("", path).replace("[x]", "")
+    if resource_type:  # "Patient.contained.name" inside a contained Practitioner -> "Practitioner.name"
+        segments = path.split(".")
+        for end in range(len(segments) - 1, 0, -1):
+            if R4_MODEL["path2Type"].get(".".join(segments[:end])) == "Resource":
+                path = ".".join([resource_type, *segments[end:]])
+                break
     path = R4_MODEL["pathsDefinedElsewhere"].get(path, path)
     return R4_MODEL["path2Type"].get(path, path)
 
 
-def _focus(node: Any, context_type: str | None) -> Any:
+def _focus(node: Any, context_type: str | None, resource: Any = None) -> Any:
     if isinstance(node, ResourceNode):
         return node
     if context_type is None:
         return _as_resource_node(node)
     if isinstance(node, Mapping) and "resourceType" in node:
         return _as_resource_node(node)  # a resource is typed by its resourceType
-    return ResourceNode.create_node(node, type_path(context_type))
+    resource_type = resource.get("resourceType") if isinstance(resource, Mapping) else None
+    return ResourceNode.create_node(node, type_path(context_type, resource_type))
 
 
 def _as_resource_node(value: Any) -> Any:
@@ -149,7 +158,7 @@ class CompiledPath:
         """
         if resolver is None and variables and callable(variables.get("resolver")):
             resolver = variables["resolver"]
-        focus = _focus(node, context_type)
+        focus = _focus(node, context_type, resource)
         data_root = focus if isinstance(focus, list) else [focus]
         env = _Environment()
         env["ucum"] = UCUM

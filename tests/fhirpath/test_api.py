@@ -191,3 +191,12 @@ def test_this_at_the_top_level_is_the_focus() -> None:
     assert fhirpath.evaluate(OBSERVATION, "$this.type().name") == ["Observation"]
     assert fhirpath.evaluate(OBSERVATION["code"], "$this.type().name", context_type="Observation.code") == [
         "CodeableConcept"]
+
+
+def test_context_type_through_contained_uses_the_contained_resource_type() -> None:
+    practitioner = {"resourceType": "Practitioner", "id": "p1", "name": [{"text": "Dr Malaprop"}]}
+    patient = {"resourceType": "Patient", "contained": [practitioner]}
+    assert fhirpath.evaluate(practitioner["name"][0], "$this.type().name", resource=practitioner,
+                             root_resource=patient, context_type="Patient.contained.name") == ["HumanName"]
+    assert fhirpath.evaluate(practitioner["name"][0], "$this.type().name", resource=patient,
+                             context_type="Patient.name") == ["HumanName"]
