@@ -25,7 +25,11 @@ def _context_allows(walk: "Walk", structure: CompiledStructure, owner_path: str,
         kind = ctx.get("type")
         expression = ctx.get("expression") or ""
         if kind == "fhirpath":
-            return True  # not judged: FHIRPath contexts need the parent chain
+            # judged by the path the expression starts with (its filter is not evaluated)
+            path = expression.split(".where(", 1)[0].split("(", 1)[0].rstrip(".")
+            if path in (owner_path, owner_type) or path in ANYWHERE:
+                return True
+            continue
         if kind == "extension":
             if owner_type == "Extension":
                 return True

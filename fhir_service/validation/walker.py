@@ -483,7 +483,7 @@ class Walk:
             else:
                 base = compiled(self.defs, code)
                 children = {k: v for k, v in base.root.children.items() if k != "value"} if base else {}
-                if not prim_ext:
+                if val is None and not any(k != "id" for k in prim_ext):
                     self.issue("error", "invariant", "All FHIR elements must have a @value or children", expr,
                                ext_loc, rule="ele-1")
                 self.object(prim_ext, children, base.root if base else elem, expr, ext_loc, frame, depth + 1,

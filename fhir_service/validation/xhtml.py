@@ -37,8 +37,8 @@ def check_xhtml(text: str) -> list[str]:
             root_ns.append(ns)
             if local != "div":
                 problems.append(f"The narrative root element must be <div>, not <{local}>")
-        else:
-            has_content = True
+        elif local == "img":
+            has_content = True  # an image is content; empty elements are not
         depth += 1
         if ns == XHTML_NS and local not in ALLOWED_ELEMENTS:
             problems.append(f"Illegal element name in the XHTML ('{local}')")
