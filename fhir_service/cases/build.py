@@ -223,7 +223,7 @@ class CaseBuilder:
     def notes(*texts: str | None) -> list[dict[str, str]]:
         return [{"text": t} for t in texts if t]
 
-    def dated(self, resource: dict[str, Any], day: int | None, field: str, when: str | None = None) -> None:
+    def dated(self, resource: dict[str, Any], day: int | None, field: str) -> None:
         """Put the date (anchor + day) in `field` and the day in the relative-day extension."""
         if day is None:
             return
