@@ -217,7 +217,7 @@ def matches(walk: "Walk", slice_def: ElementDef, discriminators: list[Discrimina
                 return False
             urls = [u for t in target.types for u in (t.profiles or t.target_profiles)]
             if not urls:
-                return False
+                continue  # this slice does not constrain the discriminator's element: any value matches
             values = _item_values(walk, item, segments, frame)
             if not values or not any(_conforms(walk, v, url, frame) for v in values for url in urls):
                 return False
