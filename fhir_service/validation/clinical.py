@@ -275,6 +275,8 @@ def icans_interval(inputs: DayInputs) -> Interval:
             out.widen(2, 2, f"ICE {ice}")
         elif ice >= 1:
             out.widen(3, 3, f"ICE {ice}")
+        elif inputs.consciousness is not None:  # consciousness known: awake (global aphasia) 3, unarousable 4
+            out.widen(3, 3, "ICE 0")
         else:
             out.widen(3, 4, "ICE 0")
     else:

@@ -161,3 +161,50 @@ def test_the_rule_plugs_into_the_validator_as_a_rules_layer() -> None:
 def test_the_published_cases_are_consistent_with_their_inputs(bundles: dict) -> None:
     for name, case in bundles.items():
         assert clinical_issues(case, None) == [], name
+
+
+# -- the interval computation agrees with grading.md's pseudo-code whenever every input is known ---------------
+def reference_crs_grade(fever: bool, prior: bool, hypotension: bool, n: int, vasopressin: bool, o2: str) -> int:
+    """grading.md §1 pseudo-code, transcribed."""
+    if not (fever or prior):
+        return 0
+    hypo_g = 0
+    if hypotension:
+        hypo_g = 4 if n >= 2 else 3 if (n == 1 or vasopressin) else 2
+    oxy_g = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}[o2]
+    g = max(hypo_g, oxy_g)
+    return (1 if fever else 0) if g == 0 else g
+
+
+def test_fully_known_crs_inputs_give_exactly_the_reference_grade() -> None:
+    from itertools import product
+
+    from fhir_service.validation.clinical import DayInputs, crs_interval
+    o2_grade = {"none": 0, "low_flow": 2, "high_flow": 3, "positive_pressure": 4}
+    for fever, prior, hypotension, n, vasopressin, o2 in product((True, False), (True, False), (True, False),
+                                                                (0, 1, 2, 3), (True, False), o2_grade):
+        inputs = DayInputs(fever=fever, hypotension=hypotension, vasopressors_low=n, vasopressors_exact=n,
+                           oxygen=o2_grade[o2], recorded=1)
+        interval = crs_interval(inputs, 0, vasopressin, prior)
+        expected = reference_crs_grade(fever, prior, hypotension, n, vasopressin, o2)
+        assert (interval.low, interval.high) == (expected, expected), (fever, prior, hypotension, n, vasopressin, o2)
+
+
+def reference_icans_grade(ice: int, consciousness: int, seizure: int, motor: int, edema: int, awake: bool) -> int:
+    """grading.md §2 pseudo-code, transcribed (domains given as their grades)."""
+    g = 0 if ice == 10 else 1 if ice >= 7 else 2 if ice >= 3 else 3 if ice >= 1 else (3 if awake else 4)
+    return max(g, consciousness, seizure, motor, edema)
+
+
+def test_fully_known_icans_domains_give_exactly_the_reference_grade() -> None:
+    from itertools import product
+
+    from fhir_service.validation.clinical import DayInputs, icans_interval
+    for ice, consciousness, seizure, motor, edema in product(range(11), (0, 1, 2, 3, 4), (0, 3, 4), (0, 4), (0, 3, 4)):
+        interval = icans_interval(DayInputs(ice=ice, consciousness=consciousness, seizure=seizure, motor=motor,
+                                            edema=edema, recorded=1))
+        # consciousness known: ICE 0 is grade 3 awake with global aphasia, 4 unarousable (the consciousness domain)
+        expected = reference_icans_grade(ice, consciousness, seizure, motor, edema, awake=consciousness < 4)
+        assert (interval.low, interval.high) == (expected, expected)
+    unknown_consciousness = icans_interval(DayInputs(ice=0, seizure=0, motor=0, edema=0, recorded=1))
+    assert (unknown_consciousness.low, unknown_consciousness.high) == (3, 4)
