@@ -52,3 +52,13 @@ class CompiledView:
     def columns(self) -> tuple[str, ...]:
         """The column names of every row, in order."""
         return self.root.names
+
+
+def output_columns(select: Select) -> list[Column]:
+    """The Column of each output name of `select`, in output order (a unionAll's from its first branch)."""
+    out = list(select.columns)
+    for nested in select.selects:
+        out.extend(output_columns(nested))
+    if select.union_all:
+        out.extend(output_columns(select.union_all[0]))
+    return out
