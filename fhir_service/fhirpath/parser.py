@@ -58,4 +58,25 @@ def parse(expression: str) -> dict[str, Any]:
         raise
     except Exception as exc:  # antlr raises its own exception types on lexer failures
         raise FhirPathError(f"FHIRPath syntax error in {expression!r}: {exc}", expression=expression) from exc
-    return ast_listener.parentStack[0]
+    return _type_operator_precedence(ast_listener.parentStack[0])
+
+
+#: binary operators that bind more loosely than `is`/`as` in FHIRPath 2.0 (fhirpathpy's N1 grammar ranks
+#: union and comparison above them, so `1 | 1 is Integer` parsed as `(1 | 1) is Integer`)
+_LOOSER_THAN_TYPE = frozenset({"UnionExpression", "InequalityExpression"})
+
+
+def _type_operator_precedence(node: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite `(a OP b) is T` into `a OP (b is T)` where the tree came from unparenthesised text.
+
+    Parenthesised text keeps its own ParenthesizedTerm node, so `(a | b) is T` is never rewritten.
+    """
+    children = node.get("children")
+    if children:
+        node["children"] = [_type_operator_precedence(child) for child in children]
+    if node.get("type") == "TypeExpression" and node["children"][0].get("type") in _LOOSER_THAN_TYPE:
+        looser = node["children"][0]
+        left, right = looser["children"]
+        inner = _type_operator_precedence({**node, "children": [right, node["children"][1]]})
+        return {**looser, "children": [left, inner]}
+    return node

@@ -32,7 +32,7 @@ TOTAL = 935
 #: (fhir_service.fhirpath.semantics) before evaluating it: `invalid="semantic"` tests expect that check to fail,
 #: and on all other tests it must find nothing (it does: the check has no false positive in this suite).
 STRICT_EVERYWHERE = True
-FLOOR = 922  # the score reached, rounded down; only ever raise it
+FLOOR = 924  # the score reached, rounded down; only ever raise it
 # (`as` filters collections as the HL7 Java engine does, which the core invariant dom-3 and core search parameters
 # need, and which costs testFHIRPathAsFunction21.)
 

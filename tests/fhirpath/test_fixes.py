@@ -172,3 +172,13 @@ def test_identifiers_plain_and_delimited() -> None:
     for _ in range(2):  # the second evaluation uses the names cached in the syntax tree
         assert fhirpath.evaluate(patient, "Patient.name.given") == ["Peter"]
         assert fhirpath.evaluate(patient, "Patient.name.family") == []
+
+
+def test_is_and_as_bind_tighter_than_union_and_comparison() -> None:
+    assert fhirpath.evaluate({}, "(1 | 1 is Integer).count()") == [2]  # 1 | (1 is Integer)
+    with pytest.raises(FhirPathError, match="singleton"):
+        fhirpath.evaluate({}, "(1 | 2) is Integer")  # parenthesised: left as written, `is` needs one item
+    with pytest.raises(FhirPathError):
+        fhirpath.evaluate({}, "1 > 2 is Boolean")  # 1 > (2 is Boolean): comparing a number with a boolean
+    obs = {"resourceType": "Observation", "valueQuantity": {"value": 1}}
+    assert fhirpath.evaluate(obs, "Observation.value as Quantity | Observation.value as Period") == [{"value": 1}]
