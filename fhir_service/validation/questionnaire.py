@@ -5,7 +5,8 @@ linkIds, answers on display/group items, repeated answers on non-repeating items
 answers outside answerOption / answerValueSet, and the constraint extensions (minValue, maxValue, minLength,
 maxLength, maxDecimalPlaces, regex, min/maxOccurs, mimeType, maxSize, referenceResource, unitOption,
 unitValueSet, min/maxQuantity, optionExclusive) are errors; required items without answers are errors when the
-response is completed. Items with enableWhen are not required (their enabling is not evaluated).
+response is completed; enableWhen is evaluated against the response's answers (an item that is not enabled must
+not be answered, and is not required).
 """
 from __future__ import annotations
 
@@ -61,10 +62,55 @@ def _list(value: Any) -> list[dict[str, Any]]:
 
 
 class QuestionnaireCheck:
-    def __init__(self, walk: "Walk", frame: "ResourceFrame", completed: bool) -> None:
+    def __init__(self, walk: "Walk", frame: "ResourceFrame", completed: bool,
+                 response_items: list[dict[str, Any]] | None = None) -> None:
         self.walk = walk
         self.frame = frame
         self.completed = completed
+        self.answers: dict[str, list[tuple[str, Any]]] = {}
+        self._index(response_items or [])
+
+    def _index(self, items: list[dict[str, Any]]) -> None:
+        """Every answer of the response by linkId (enableWhen may name a question anywhere in the response)."""
+        stack = list(items)
+        while stack:
+            item = stack.pop()
+            link = item.get("linkId")
+            for answer in _list(item.get("answer")):
+                key, value = _value(answer)
+                if key is not None and isinstance(link, str):
+                    self.answers.setdefault(link, []).append((key, value))
+                stack.extend(_list(answer.get("item")))
+            stack.extend(_list(item.get("item")))
+
+    def enabled(self, q_item: dict[str, Any]) -> bool:
+        conditions = _list(q_item.get("enableWhen"))
+        if not conditions:
+            return True
+        results = [self._condition(c) for c in conditions]
+        return all(results) if q_item.get("enableBehavior") == "all" else any(results)
+
+    def _condition(self, condition: dict[str, Any]) -> bool:
+        answers = self.answers.get(condition.get("question"), [])
+        operator = condition.get("operator")
+        expected = next((v for k, v in condition.items() if k.startswith("answer")), None)
+        if operator == "exists":
+            return bool(answers) == (expected is True)
+        results = []
+        for _, value in answers:
+            if isinstance(value, dict) and isinstance(expected, dict):
+                same = value.get("code") == expected.get("code") and value.get("system") == expected.get("system")
+                order = None
+            else:
+                same = equal(value, expected)
+                order = _compare(value, expected)
+            if operator == "=":
+                results.append(same)
+            elif operator == "!=":
+                results.append(not same)
+            elif order is not None and operator in (">", "<", ">=", "<="):
+                results.append({">": order > 0, "<": order < 0, ">=": order >= 0, "<=": order <= 0}[operator])
+        return any(results)
 
     def err(self, message: str, expr: str, loc: Location, severity: str = "error") -> None:
         self.walk.issue(severity, "structure" if severity != "information" else "informational", message, expr, loc)
@@ -84,11 +130,13 @@ class QuestionnaireCheck:
             counts[link] = counts.get(link, 0) + 1
             if counts[link] == 2 and not q_item.get("repeats"):
                 self.err(f"Only one response item with this linkId allowed ('{link}')", item_expr, item_loc)
+            if (r_item.get("answer") or r_item.get("item")) and not self.enabled(q_item):
+                self.err(f"Item has answer, even though it is not enabled (item id = '{link}')", item_expr, item_loc)
             self.item(q_item, r_item, item_expr, item_loc)
         if not self.completed:
             return
         for q_item in q_items:
-            if not q_item.get("required") or q_item.get("enableWhen") or q_item.get("type") == "display":
+            if not q_item.get("required") or q_item.get("type") == "display" or not self.enabled(q_item):
                 continue
             link = q_item.get("linkId")
             answered = [r for r in r_items if r.get("linkId") == link]
@@ -332,5 +380,5 @@ def check(walk: "Walk", response: dict[str, Any], expr: str, loc: Location, fram
                    loc + ("questionnaire",))
         return
     completed = response.get("status") in ("completed", "amended")
-    QuestionnaireCheck(walk, frame, completed).items(_list(questionnaire.get("item")), _list(response.get("item")),
-                                                    expr, loc)
+    items = _list(response.get("item"))
+    QuestionnaireCheck(walk, frame, completed, items).items(_list(questionnaire.get("item")), items, expr, loc)
