@@ -24,6 +24,7 @@ class Child:
 
     type: str
     context: str
+    many: bool = False
 
 
 class ElementTypes:
@@ -57,17 +58,18 @@ class ElementTypes:
             reference = element.get("contentReference")
             if reference:
                 target = reference.split("#", 1)[1]
-                children[name] = Child("BackboneElement", target)
+                children[name] = Child("BackboneElement", target, many)
                 continue
+            many = element.get("max", "1") != "1"
             types = [t.get("code", "") for t in element.get("type", [])]
             if name.endswith("[x]"):
                 stem = name[:-3]
                 for code in types:
                     code = _code(code)
-                    children[stem + code[0].upper() + code[1:]] = Child(code, code)
+                    children[stem + code[0].upper() + code[1:]] = Child(code, code, many)
             elif len(types) == 1:
                 code = _code(types[0])
-                children[name] = Child(code, path if code in BACKBONE else code)
+                children[name] = Child(code, path if code in BACKBONE else code, many)
         return table
 
 
