@@ -186,7 +186,7 @@ def matches(walk: "Walk", slice_def: ElementDef, discriminators: list[Discrimina
         if disc.type in ("value", "pattern"):
             kind, expected = _expected_value(walk, slice_def, segments)
             if expected is _NO_MATCH:
-                return False
+                continue  # this slice does not constrain the discriminator's element: any value matches
             values = _item_values(walk, item, segments, frame)
             test = patterns.fixed_matches if kind == "fixed" and disc.type == "value" else patterns.pattern_matches
             if not any(test(v, expected) for v in values):

@@ -213,6 +213,8 @@ class Walk:
         if code == "Extension":
             self._ext1(val, expr, loc)
         self.fixed_pattern(val, elem, expr, loc)
+        if elem.min_value is not None or elem.max_value is not None:
+            self.quantity_limits(val, elem, expr, loc)
         if is_resource:
             owner_path = owner_type = val.get("resourceType", "")
             self._resource_id(val, expr, loc)
@@ -505,6 +507,24 @@ class Walk:
             self.issue("error", "value", f"The value '{val}' is less than the minimum {elem.min_value}", expr, loc)
         if elem.max_value is not None and _lt(elem.max_value, val):
             self.issue("error", "value", f"The value '{val}' is more than the maximum {elem.max_value}", expr, loc)
+
+    def quantity_limits(self, val: dict, elem: ElementDef, expr: str, loc: Location) -> None:
+        """minValueQuantity / maxValueQuantity (compared when the units are the same)."""
+        for limit, word, sign in ((elem.min_value, "less than the specified minimum", -1),
+                                  (elem.max_value, "more than the specified maximum", 1)):
+            if not isinstance(limit, dict) or not isinstance(val.get("value"), (int, float)):
+                continue
+            if not isinstance(limit.get("value"), (int, float)):
+                continue
+            if limit.get("code") is not None and (limit.get("code"), limit.get("system")) != (val.get("code"),
+                                                                                            val.get("system")):
+                self.issue("warning", "business-rule", f"The value cannot be compared to the limit "
+                           f"{patterns.show(limit)}: different units", expr, loc)
+                continue
+            difference = val["value"] - limit["value"]
+            if difference * sign > 0:
+                self.issue("error", "value", f"The value in the instance ({val['value']}) is {word} value "
+                           f"({limit['value']})", expr, loc)
 
     def fixed_pattern(self, val: Any, elem: ElementDef, expr: str, loc: Location) -> None:
         if elem.fixed is not None and not patterns.fixed_matches(val, elem.fixed):
