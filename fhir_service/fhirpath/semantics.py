@@ -160,13 +160,46 @@ class _Checker:
         return None
 
 
-def check(expression: str, context_type: str | None) -> list[str]:
+_UNORDERED = frozenset({"children", "descendants"})
+_ORDER_DEPENDENT = frozenset({"first", "last", "tail", "skip", "take"})
+
+
+def _function_name(node: dict[str, Any]) -> str | None:
+    if node.get("type") in ("TermExpression", "InvocationTerm") and node.get("children"):
+        return _function_name(node["children"][0])
+    if node.get("type") == "FunctionInvocation":
+        return node["children"][0]["children"][0].get("text")
+    if node.get("type") == "InvocationExpression":
+        return _function_name(node["children"][1])
+    return None
+
+
+def _order_problems(node: dict[str, Any]) -> list[str]:
+    """first()/skip()/[n]... applied directly to children()/descendants(), whose order is not defined."""
+    problems = []
+    kind = node.get("type")
+    children = node.get("children") or []
+    if kind in ("InvocationExpression", "IndexerExpression") and len(children) == 2:
+        applied = "[]" if kind == "IndexerExpression" else _function_name(children[1])
+        source = _function_name(children[0])
+        if source in _UNORDERED and (applied in _ORDER_DEPENDENT or applied == "[]"):
+            problems.append(f"{applied}() depends on order, but {source}() returns an unordered collection")
+    for child in children:
+        if isinstance(child, dict):
+            problems += _order_problems(child)
+    return problems
+
+
+def check(expression: str, context_type: str | None, *, ordered_functions: bool = False) -> list[str]:
     """Problems of `expression` evaluated with a focus of FHIR type path `context_type` (e.g. "Patient",
-    "Observation.component"): unknown elements, choice elements named with their type, a wrong resource type.
+    "Observation.component"): unknown elements, choice elements named with their type, a wrong resource type;
+    with `ordered_functions`, also order-dependent functions on unordered collections.
     An empty list means none found. Raises FhirPathError on a syntax error."""
     compiled = compile(expression)
     checker = _Checker(context_type)
     checker.visit(compiled._ast, checker.context, True)
+    if ordered_functions:
+        checker.problems += _order_problems(compiled._ast)
     if not checker.context_matched:
         return checker.wrong_context + checker.problems
     return checker.problems
@@ -182,8 +215,8 @@ def check_all(expressions: Iterable[tuple[str, str | None]]) -> dict[str, list[s
     return found
 
 
-def require_valid(expression: str, context_type: str | None) -> None:
+def require_valid(expression: str, context_type: str | None, *, ordered_functions: bool = False) -> None:
     """Raise FhirPathError listing the problems check() finds."""
-    problems = check(expression, context_type)
+    problems = check(expression, context_type, ordered_functions=ordered_functions)
     if problems:
         raise FhirPathError(f"{expression!r} on {context_type}: " + "; ".join(problems), expression=expression)

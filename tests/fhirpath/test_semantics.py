@@ -59,3 +59,12 @@ def test_project_invariants_and_search_parameters_reference_real_elements(defini
                 if found:
                     problems[f"{parameter['id']} on {base}"] = found
     assert problems == {}
+
+
+def test_order_dependent_functions_on_unordered_collections() -> None:
+    assert check("Patient.children().skip(1)", "Patient", ordered_functions=True) == [
+        "skip() depends on order, but children() returns an unordered collection"]
+    assert check("Patient.descendants()[0]", "Patient", ordered_functions=True) != []
+    assert check("Patient.children().skip(1)", "Patient") == []  # only when asked
+    assert check("Patient.name.skip(1)", "Patient", ordered_functions=True) == []
+    assert check("Patient.children().where(true).count()", "Patient", ordered_functions=True) == []
