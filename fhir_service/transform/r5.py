@@ -115,10 +115,10 @@ def _bundle_in_place(bundle: Json, ctx: Ctx) -> None:
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if isinstance(resource, dict):
             _convert_in_place(resource, ctx.at(f"{ctx.where or 'Bundle'}.entry[{index}].resource"))
-    if "entry" in bundle:
+    if entries:
         bundle["entry"] = entries
-    elif entries:
-        bundle["entry"] = entries
+    else:  # FHIR JSON has no empty arrays
+        bundle.pop("entry", None)
 
 
 def _resolver(bundle: Json) -> Callable[[str], str | None]:

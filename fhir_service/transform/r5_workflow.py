@@ -46,13 +46,14 @@ def encounter_to_r5(r: Json, ctx: Ctx) -> None:
     if "reasonCode" in r or "reasonReference" in r:
         r["reason"] = [{"value": [item]} for item in
                        concepts_and_references(r.pop("reasonCode", None), r.pop("reasonReference", None))]
-    for diagnosis in as_list(r.get("diagnosis")):
+    for index, diagnosis in enumerate(as_list(r.get("diagnosis"))):
         if "condition" in diagnosis:
             diagnosis["condition"] = [{"reference": diagnosis["condition"]}]
         if "use" in diagnosis:
             diagnosis["use"] = [diagnosis["use"]]
         if "rank" in diagnosis:
-            preserve_r4(ctx, diagnosis, "Encounter.diagnosis", "rank", diagnosis.pop("rank"),
+            preserve_r4(ctx.at(ctx.path(f"diagnosis[{index}]")), diagnosis, "Encounter.diagnosis", "rank",
+                        diagnosis.pop("rank"),
                         "Encounter.diagnosis.rank is gone in R5")
     if "hospitalization" in r:
         admission = r.pop("hospitalization")
