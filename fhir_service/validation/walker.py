@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
 from fhir_service.validation import (
-    datatypes, extensions, patterns, questionnaire, references, shortcuts, slicing,
+    datatypes, extensions, patterns, questionnaire, references, shortcuts, slicing, units,
 )
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
@@ -516,13 +516,17 @@ class Walk:
                 continue
             if not isinstance(limit.get("value"), (int, float)):
                 continue
+            order: int | None = (val["value"] > limit["value"]) - (val["value"] < limit["value"])
             if limit.get("code") is not None and (limit.get("code"), limit.get("system")) != (val.get("code"),
                                                                                             val.get("system")):
-                self.issue("warning", "business-rule", f"The value cannot be compared to the limit "
-                           f"{patterns.show(limit)}: different units", expr, loc)
-                continue
-            difference = val["value"] - limit["value"]
-            if difference * sign > 0:
+                same_system = limit.get("system") == val.get("system") == "http://unitsofmeasure.org"
+                order = units.compare(val["value"], str(val.get("code")), limit["value"], str(limit["code"])) \
+                    if same_system and isinstance(val.get("code"), str) else None
+                if order is None:
+                    self.issue("warning", "business-rule", f"The value cannot be compared to the limit "
+                               f"{patterns.show(limit)}: different units", expr, loc)
+                    continue
+            if order == sign:
                 self.issue("error", "value", f"The value in the instance ({val['value']}) is {word} value "
                            f"({limit['value']})", expr, loc)
 
