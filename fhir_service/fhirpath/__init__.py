@@ -19,6 +19,6 @@ Built on fhirpathpy with the R4 model. Modules:
 - semantics: strict-mode checks of an expression against the model (unknown elements, choice names).
 """
 from fhir_service.fhirpath.engine import CompiledPath, Resolver, compile, evaluate, is_true, to_json
-from fhir_service.fhirpath.errors import FhirPathError
+from fhir_service.fhirpath.errors import FhirPathError, FhirPathRecursionError
 
-__all__ = ["CompiledPath", "FhirPathError", "Resolver", "compile", "evaluate", "is_true", "to_json"]
+__all__ = ["CompiledPath", "FhirPathError", "FhirPathRecursionError", "Resolver", "compile", "evaluate", "is_true", "to_json"]

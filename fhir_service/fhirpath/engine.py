@@ -20,7 +20,7 @@ from fhirpathpy.engine.nodes import FP_DateTime, FP_Quantity, FP_Time, FP_Type, 
 from fhirpathpy.models import models
 
 from fhir_service.fhirpath import fixes
-from fhir_service.fhirpath.errors import FhirPathError
+from fhir_service.fhirpath.errors import FhirPathError, FhirPathRecursionError
 from fhir_service.fhirpath.functions import FHIR_FUNCTIONS
 from fhir_service.fhirpath.operators import OPERATORS
 from fhir_service.fhirpath.parser import parse
@@ -112,14 +112,14 @@ def _as_resource_node(value: Any) -> Any:
 def to_json(value: Any) -> Any:
     """Turn one engine result item into a plain JSON-like Python value.
 
-    Elements come back as the very objects of the input (no copy). Computed values: FHIRPath Date/DateTime/Time
-    become their literal strings (at their own precision), a Quantity a FHIR Quantity dict, decimals stay `decimal.Decimal` (exact).
+    Elements come back as the very objects of the input (no copy: do not mutate them). Computed values:
+    Date/DateTime/Time become their literal strings (at their own precision), a Quantity a FHIR Quantity dict,
+    decimals stay `decimal.Decimal` (exact).
     """
     if isinstance(value, ResourceNode):
         value = value.data
     if isinstance(value, (FP_DateTime, FP_Time)):
         return value.asStr  # the literal form; str() re-renders through datetime and invents a day
-
     if isinstance(value, FP_Quantity):
         unit = value.unit
         if isinstance(unit, str) and unit.startswith("'"):
@@ -183,8 +183,8 @@ class CompiledPath:
         except FhirPathError:
             raise
         except RecursionError as exc:
-            raise FhirPathError(f"FHIRPath evaluation too deep: {self.expression!r}",
-                                expression=self.expression) from exc
+            raise FhirPathRecursionError(f"FHIRPath evaluation too deep: {self.expression!r}",
+                                         expression=self.expression) from exc
         except Exception as exc:  # fhirpathpy raises bare Exception/ValueError/TypeError/KeyError...
             detail = str(exc)
             if len(detail) > 300:  # fhirpathpy puts whole collections in its messages

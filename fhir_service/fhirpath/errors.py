@@ -18,3 +18,8 @@ class FhirPathError(ValueError):
         super().__init__(message)
         self.expression = expression
         self.position = position
+
+
+class FhirPathRecursionError(FhirPathError, RecursionError):
+    """The data or expression nests too deeply to evaluate; also a RecursionError, so callers that report
+    "too costly" separately can still tell it apart."""

@@ -200,3 +200,15 @@ def test_context_type_through_contained_uses_the_contained_resource_type() -> No
                              root_resource=patient, context_type="Patient.contained.name") == ["HumanName"]
     assert fhirpath.evaluate(practitioner["name"][0], "$this.type().name", resource=patient,
                              context_type="Patient.name") == ["HumanName"]
+
+
+def test_too_deep_data_is_a_fhirpath_error_and_a_recursion_error() -> None:
+    deep: dict = {"resourceType": "Questionnaire", "item": []}
+    level = deep
+    for _ in range(3000):
+        child: dict = {"linkId": "x", "item": []}
+        level["item"].append(child)
+        level = child
+    with pytest.raises(fhirpath.FhirPathRecursionError) as info:
+        fhirpath.evaluate(deep, "item = item")  # deep structural equality
+    assert isinstance(info.value, FhirPathError) and isinstance(info.value, RecursionError)
