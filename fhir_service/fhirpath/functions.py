@@ -6,6 +6,7 @@ Entries follow fhirpathpy's registry format: {"fn": f(ctx, inputs, *params), "ar
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,15 +58,17 @@ def _bundle_index(bundle: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
             index.setdefault(full_url, resource)
         if resource.get("id") is not None:
             index.setdefault(relative, resource)
-    if len(_INDEXES) >= 8:  # a few recent Bundles; holding more would pin their memory
-        _INDEXES.pop(next(iter(_INDEXES)))
-    _INDEXES[id(bundle)] = (bundle, len(entries), index)
+    with _INDEXES_LOCK:
+        while len(_INDEXES) >= 8:  # a few recent Bundles; holding more would pin their memory
+            _INDEXES.pop(next(iter(_INDEXES)))
+        _INDEXES[id(bundle)] = (bundle, len(entries), index)
     return index
 
 
 #: id(bundle) -> (bundle, entry count, index); the identity and count checks guard against a reused id or a
 #: Bundle that grew since.
 _INDEXES: dict[int, tuple[Mapping[str, Any], int, dict[str, Mapping[str, Any]]]] = {}
+_INDEXES_LOCK = threading.Lock()
 
 
 def _resolve_in_bundle(reference: str, bundle: Any) -> Any:
