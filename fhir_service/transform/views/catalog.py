@@ -39,14 +39,13 @@ def load_view(spec: str) -> tuple[dict[str, Any] | None, list[Issue]]:
         try:
             return orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf")), []
         except OSError as exc:
-            return None, [Issue("fatal", "exception", f"{spec}: cannot read: {exc.strerror or exc}")]
+            return None, [Issue("fatal", "exception", f"cannot read: {exc.strerror or exc}")]
         except orjson.JSONDecodeError as exc:
-            issue = Issue("fatal", "structure", f"{spec}: not JSON: {exc}")
+            issue = Issue("fatal", "structure", f"not JSON: {exc}")
             issue.line, issue.col = exc.lineno, exc.colno
             return None, [issue]
     view = find_project_view(spec)
     if view is not None:
         return view, []
     known = ", ".join(project_views())
-    return None, [Issue("fatal", "not-found", f"{spec}: no such ViewDefinition file, nor a project view "
-                                              f"(known: {known})")]
+    return None, [Issue("fatal", "not-found", f"no such ViewDefinition file, nor a project view (known: {known})")]

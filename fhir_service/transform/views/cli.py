@@ -37,9 +37,11 @@ EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.description = __doc__.split("\n\n")[0] if __doc__ else HELP
+    parser.description = (HELP + ". VIEW is a ViewDefinition JSON file or a project view; inputs are Bundles, "
+                          "single resources, or .ndjson files (streamed).")
     parser.epilog = ("project views: " + ", ".join(project_views()) + ". Exit status: 0 table written; "
-                     "1 invalid view or view failed on the data; 2 usage error, unreadable input, unknown view.")
+                     "1 invalid view or view failed on the data; 2 usage error, unreadable input, unknown view, "
+                     "parquet without pyarrow.")
     parser.add_argument("view", metavar="VIEW", help="ViewDefinition JSON file, or a project view name")
     parser.add_argument("inputs", metavar="BUNDLE", nargs="+", help="Bundle / resource JSON or .ndjson files")
     parser.add_argument("--format", choices=FORMATS, default="csv", help="output format (default: csv)")
@@ -110,7 +112,7 @@ def run(args: argparse.Namespace, stdout: IO[str] | None = None, stderr: IO[str]
         _report(stderr, args.view, exc.issues)
         return EXIT_INVALID
     except NdjsonError as exc:
-        _report(stderr, str(exc.issue.diagnostics.split(":")[0]), [exc.issue])
+        _report(stderr, exc.name, [exc.issue])
         return EXIT_USAGE
     except ParquetUnavailable as exc:
         print(f"fhir-service transform view: {exc}", file=stderr)

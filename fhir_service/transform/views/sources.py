@@ -52,8 +52,8 @@ def bundle_reference_map(bundle: Mapping[str, Any]) -> ReferenceMap:
 def batch_of(name: str, value: Any) -> tuple[Batch | None, list[Issue]]:
     """A parsed JSON document as a batch: a Bundle's entries, or a single resource."""
     if not isinstance(value, Mapping) or not isinstance(value.get("resourceType"), str):
-        return None, [Issue("error", "structure", f"{name}: expected a FHIR resource or Bundle (a JSON object "
-                                                  f"with a resourceType)")]
+        return None, [Issue("error", "structure", "expected a FHIR resource or Bundle (a JSON object with a "
+                                                  "resourceType)")]
     if value["resourceType"] == "Bundle":
         return Batch(name, bundle_resources(value), bundle_reference_map(value)), []
     return Batch(name, [value]), []
@@ -63,25 +63,26 @@ def read_batch(path: str) -> tuple[Batch | None, list[Issue]]:
     """One input file as a batch: `.ndjson` files stream a resource per line, others are one JSON document."""
     file = Path(path)
     if not file.is_file():
-        return None, [Issue("fatal", "not-found", f"{path}: no such file")]
+        return None, [Issue("fatal", "not-found", "no such file")]
     if file.suffix.lower() in (".ndjson", ".jsonl"):
         return Batch(path, _ndjson(file)), []
     try:
         value = orjson.loads(file.read_bytes().removeprefix(b"\xef\xbb\xbf"))
     except OSError as exc:
-        return None, [Issue("fatal", "exception", f"{path}: cannot read: {exc.strerror or exc}")]
+        return None, [Issue("fatal", "exception", f"cannot read: {exc.strerror or exc}")]
     except orjson.JSONDecodeError as exc:
-        issue = Issue("fatal", "structure", f"{path}: not JSON: {exc}")
+        issue = Issue("fatal", "structure", f"not JSON: {exc}")
         issue.line, issue.col = exc.lineno, exc.colno
         return None, [issue]
     return batch_of(path, value)
 
 
 class NdjsonError(ValueError):
-    """A line of an NDJSON file is not a JSON object; carries the Issue to report."""
+    """A line of an NDJSON file is not a JSON object; carries the file name and the Issue to report."""
 
-    def __init__(self, issue: Issue) -> None:
-        super().__init__(issue.diagnostics)
+    def __init__(self, name: str, issue: Issue) -> None:
+        super().__init__(f"{name}: {issue.diagnostics}")
+        self.name = name
         self.issue = issue
 
 
@@ -93,10 +94,9 @@ def _ndjson(file: Path) -> Iterator[Mapping[str, Any]]:
             try:
                 value = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                issue = Issue("fatal", "structure", f"{file}: line {number} is not JSON: {exc}")
-                issue.line = number
-                raise NdjsonError(issue) from exc
+                raise NdjsonError(str(file), Issue("fatal", "structure", f"line {number} is not JSON: {exc}",
+                                                   line=number)) from exc
             if not isinstance(value, Mapping):
-                raise NdjsonError(Issue("fatal", "structure", f"{file}: line {number} is not a JSON object",
-                                        line=number))
+                raise NdjsonError(str(file), Issue("fatal", "structure", f"line {number} is not a JSON object",
+                                                   line=number))
             yield value

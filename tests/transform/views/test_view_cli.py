@@ -92,3 +92,18 @@ def test_standalone_entry_point_prints_help_and_rejects_a_missing_bundle(capsys:
     assert cli.main(["--help"]) == 0
     assert "project views: conditions" in capsys.readouterr().out
     assert cli.main(["patients"]) == 2
+
+
+def test_an_ndjson_line_that_is_not_json_is_a_usage_error_naming_file_and_line(tmp_path: Path) -> None:
+    data = tmp_path / "r.ndjson"
+    data.write_text('{"resourceType": "Patient", "id": "a"}\n{oops\n')
+    status, _, err = run("patients", str(data))
+    assert status == 2 and err.startswith(f"{data}:2:1: fatal: -: line 2 is not JSON")
+
+
+def test_the_fhir_service_command_offers_transform_view(capsys: pytest.CaptureFixture[str]) -> None:
+    from fhir_service.cli.main import main
+
+    assert main(["transform", "view", "toxicity-grades", CASE, "--format", "ndjson"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and json.loads(lines[-1])["grade"] == 4
