@@ -5,7 +5,7 @@ FHIRPath-style location of the element in `expression`), and a view with an erro
 checked before any resource is read:
 - the shape: `resource` (a type name), a non-empty `select`, known keys in select/column/where/constant,
   the JSON types of each field;
-- names: column and constant names are SQL-friendly identifiers (`^[A-Za-z][A-Za-z0-9_]*$`), column names
+- names: the view's, column and constant names are SQL-friendly identifiers (`^[A-Za-z][A-Za-z0-9_]*$`), column names
   are unique in the view, constants are unique and carry exactly one `value[x]`;
 - expressions: each FHIRPath expression parses, and every `%name` it uses is a constant of the view or a
   variable the runner provides (%resource, %rootResource, %context, %ucum, %sct, %loinc, %rowIndex, %`vs-*`,
@@ -179,6 +179,9 @@ class _Compiler:
                 self.error("value", f"column name {name!r} is used more than once in the view", f"{where}.select")
             seen.add(name)
         name = view.get("name")
+        if name is not None and (not isinstance(name, str) or not NAME.match(name)):
+            self.error("value", f"ViewDefinition.name must be a SQL-friendly identifier ([A-Za-z][A-Za-z0-9_]*), "
+                                f"got {name!r}", f"{where}.name")
         return CompiledView(resource=resource if isinstance(resource, str) else "", root=root,
                             where=tuple(wheres), constants=constants,
                             name=name if isinstance(name, str) else None)

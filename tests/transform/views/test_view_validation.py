@@ -10,6 +10,7 @@ from fhir_service.transform.views import ViewDefinitionError, compile_view, vali
 
 VALID: dict[str, Any] = {
     "resourceType": "ViewDefinition",
+    "name": "patient_names",
     "resource": "Patient",
     "constant": [{"name": "use", "valueCode": "official"}],
     "where": [{"path": "active = true"}],
@@ -41,6 +42,7 @@ def test_a_valid_view_has_no_issue_and_compiles() -> None:
     (lambda v: v.pop("resource"), "ViewDefinition.resource", "is required"),
     (lambda v: v.update(resource="patient"), "ViewDefinition.resource", "resource type name"),
     (lambda v: v.update(resourceType="Library"), "ViewDefinition.resourceType", "expected resourceType ViewDefinition"),
+    (lambda v: v.update(name="lab-values"), "ViewDefinition.name", "SQL-friendly identifier"),
     (lambda v: v.pop("select"), "ViewDefinition.select", "is required"),
     (lambda v: v.update(select=[]), "ViewDefinition.select", "must not be empty"),
     (lambda v: v.update(select={}), "ViewDefinition.select", "must be an array"),
