@@ -66,24 +66,30 @@ class CompiledExpression:
 
     def holds(self, node: Any, *, resource: Any, root_resource: Any, context_type: str | None,
               resolver: Resolver | None = None) -> bool:
-        """True when the invariant is satisfied. An empty result counts as satisfied: the HL7 validator's test cases
-        accept e.g. ref-1 on a Reference without `reference` (where the expression yields empty).
+        """True when the invariant is satisfied: a true result (an empty result is a violation, as in the HL7 Java
+        validator), except for expressions using functions this engine answers with empty when it cannot decide
+        (memberOf, conformsTo: they need terminology or profiles), where empty is not held against the resource.
 
         Raises EvaluationError (or RecursionError) when the engine cannot evaluate it.
         """
         kwargs: dict[str, Any] = {"resource": resource, "root_resource": root_resource, "context_type": context_type}
         if resolver is not None:
             kwargs["resolver"] = resolver
-        return satisfied(self._path.evaluate(node, **kwargs))
+        return satisfied(self._path.evaluate(node, **kwargs), self.expression)
 
     def evaluate(self, node: Any, *, resource: Any = None, root_resource: Any = None,
                  context_type: str | None = None) -> list[Any]:
         return self._path.evaluate(node, resource=resource, root_resource=root_resource, context_type=context_type)
 
 
-def satisfied(result: list[Any]) -> bool:
-    """An invariant's result counts as satisfied when empty or true (see CompiledExpression.holds)."""
-    return not result or _is_true(result)
+UNDECIDABLE = ("memberOf(", "conformsTo(")
+
+
+def satisfied(result: list[Any], expression: str = "") -> bool:
+    """Whether an invariant's result counts as satisfied (see CompiledExpression.holds)."""
+    if not result and any(name in expression for name in UNDECIDABLE):
+        return True
+    return _is_true(result)
 
 
 def compile_expression(expression: str) -> CompiledExpression:

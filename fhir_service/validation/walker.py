@@ -575,7 +575,7 @@ class Walk:
                     elif (decided := self._shortcut(c, val, None if is_resource else context_type)) is not None:
                         ok = decided
                     elif (memo := self._memoised(c, val, None if is_resource else context_type)) is not None:
-                        ok = satisfied(memo)
+                        ok = satisfied(memo, c.expression)
                     else:
                         ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
                                               context_type=None if is_resource else context_type,
