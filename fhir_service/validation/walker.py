@@ -8,6 +8,7 @@ each node once per profile, so time is linear in the size of the input.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
@@ -27,6 +28,8 @@ MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionn
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
 EXTENSION_TYPES = ("Extension",)
 ID_RE = REGEXES["id"]
+# core extensions of FHIR releases (and cross-version ones) that this package set may not carry
+CORE_EXTENSION = re.compile(r"^http://hl7\.org/fhir/(\d+\.\d+/)?StructureDefinition/")
 BundleCheck = Callable[[dict, str, Location], list[Issue]]
 
 
@@ -303,7 +306,7 @@ class Walk:
     def _unknown_extension(self, url: str, err: str | None, expr: str, loc: Location) -> None:
         if err:
             self.issue("error", "processing", f"The extension {url} could not be used: {err}", expr, loc)
-        elif url.startswith("http://hl7.org/fhir/"):
+        elif CORE_EXTENSION.match(url):
             # Core and cross-version extensions of other FHIR releases, which this package set may not carry.
             self.issue("warning", "structure", f"The extension {url} is unknown, so it was not checked", expr,
                        loc + ("url",))
