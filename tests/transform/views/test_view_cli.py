@@ -107,3 +107,14 @@ def test_the_fhir_service_command_offers_transform_view(capsys: pytest.CaptureFi
     assert main(["transform", "view", "toxicity-grades", CASE, "--format", "ndjson"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 6 and json.loads(lines[-1])["grade"] == 4
+
+
+def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fhir_service.transform.views import writers
+
+    def missing() -> None:
+        raise writers.ParquetUnavailable("parquet output needs pyarrow (pip install 'fhir-service[parquet]')")
+
+    monkeypatch.setattr(writers, "_arrow", missing)
+    status, _, err = run("patients", CASE, "--format", "parquet", "--out", str(tmp_path / "p.parquet"))
+    assert status == 2 and "needs pyarrow" in err and list(tmp_path.iterdir()) == []
