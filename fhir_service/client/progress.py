@@ -68,6 +68,14 @@ class Progress:
         self.stream.flush()
         self._drawn = True
 
+    def clear(self) -> None:
+        """Erase the bar (before other output to the same terminal); the next update draws it again."""
+        if self.enabled and self._drawn:
+            self.stream.write("\r\x1b[2K")
+            self.stream.flush()
+            self._drawn = False
+            self._last_draw = None
+
     def close(self) -> None:
         """Draw the final state and end the line, so what follows on stderr starts on a clean line."""
         if self.enabled:

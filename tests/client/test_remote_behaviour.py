@@ -27,7 +27,8 @@ def calls_to(mock: responses.RequestsMock, method: str | None = None) -> list[An
 
 
 # -- authentication and headers ---------------------------------------------------------------------------------
-def test_bearer_token_and_fhir_json_are_sent(mock: responses.RequestsMock, make_client: Callable[..., FhirClient]) -> None:
+def test_bearer_token_and_fhir_json_are_sent(mock: responses.RequestsMock,
+                                            make_client: Callable[..., FhirClient]) -> None:
     mock.add("POST", f"{BASE}/Patient", json=PATIENT, status=201,
              headers={"Location": f"{BASE}/Patient/p1/_history/1", "ETag": 'W/"1"'})
     result = make_client(token="s3cret").create({"resourceType": "Patient", "gender": "female"})
@@ -234,7 +235,8 @@ def idempotent_transaction() -> dict[str, Any]:
     return {"resourceType": "Bundle", "type": "transaction", "entry": [
         {"fullUrl": "urn:uuid:1", "resource": {"resourceType": "Patient"},
          "request": {"method": "POST", "url": "Patient", "ifNoneExist": "identifier=urn:x|1"}},
-        {"resource": {"resourceType": "Observation", "id": "o1"}, "request": {"method": "PUT", "url": "Observation/o1"}}]}
+        {"resource": {"resourceType": "Observation", "id": "o1"},
+         "request": {"method": "PUT", "url": "Observation/o1"}}]}
 
 
 def test_a_transaction_of_conditional_creates_and_puts_is_retried_after_a_read_timeout(
@@ -255,7 +257,8 @@ def test_a_transaction_with_a_plain_post_is_not_retried_after_a_read_timeout(
     assert len(mock.calls) == 1
 
 
-def test_a_200_that_is_not_json_is_an_error(mock: responses.RequestsMock, make_client: Callable[..., FhirClient]) -> None:
+def test_a_200_that_is_not_json_is_an_error(mock: responses.RequestsMock,
+                                            make_client: Callable[..., FhirClient]) -> None:
     mock.add("GET", f"{BASE}/Patient/p1", body="<html>login page</html>", content_type="text/html")
     with pytest.raises(FhirClientError) as caught:
         make_client().read("Patient", "p1")
