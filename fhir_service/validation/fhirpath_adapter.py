@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
+from fhirpathpy.engine.nodes import ResourceNode
+
 Resolver = Callable[[str], "Mapping[str, Any] | None"]
 
 try:  # the project's engine
@@ -55,6 +57,13 @@ except Exception:  # noqa: BLE001 - fall back to bare fhirpathpy
         return True
 
 
+def _typed(resource: Any) -> Any:
+    """%resource / %rootResource as typed nodes, so that `%resource.type()` and `is` see their resource type."""
+    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
+        return ResourceNode.create_node(resource, resource["resourceType"])
+    return resource
+
+
 class CompiledExpression:
     """An invariant expression parsed once; `holds(...)` evaluates it with the element as focus."""
 
@@ -72,7 +81,8 @@ class CompiledExpression:
 
         Raises EvaluationError (or RecursionError) when the engine cannot evaluate it.
         """
-        kwargs: dict[str, Any] = {"resource": resource, "root_resource": root_resource, "context_type": context_type}
+        kwargs: dict[str, Any] = {"resource": _typed(resource), "root_resource": _typed(root_resource),
+                                  "context_type": context_type}
         if resolver is not None:
             kwargs["resolver"] = resolver
         return satisfied(self._path.evaluate(node, **kwargs), self.expression)

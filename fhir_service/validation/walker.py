@@ -253,9 +253,15 @@ class Walk:
             self.resource(val, expr, loc, profiles, root=frame.root if elem.name == "contained" else None,
                           resolver=frame.resolver, depth=depth + 1, contained=elem.name == "contained",
                           explicit_profiles=True)
-        if elem.has_inline_children and isinstance(val, dict):
+        if not isinstance(val, dict):
+            return
+        own = [c for c in elem.constraints if c.source is None or "/StructureDefinition/Element" not in c.source]
+        if own:  # the containing element's invariants: %resource is still the container
+            self.invariants(val, own, (), expr, loc, frame, code, False)
+        if elem.has_inline_children:
             # a profile constraining the nested resource in place: check those constraints (only them)
-            self.object(val, elem.children, elem, expr, loc, frame, depth + 1, is_resource=True, structure=None,
+            inner = ResourceFrame(val, frame.root if elem.name == "contained" else val, frame.resolver)
+            self.object(val, elem.children, elem, expr, loc, inner, depth + 1, is_resource=True, structure=None,
                         known_only=True)
 
     def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
