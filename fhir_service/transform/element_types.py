@@ -31,10 +31,18 @@ class ElementTypes:
     def __init__(self, definitions: Definitions | None = None) -> None:
         self._definitions = definitions or default_definitions()
         self._tables: dict[str, dict[str, dict[str, Child]]] = {}  # root type -> path -> key -> child
+        self._children: dict[str, dict[str, Child]] = {}
         self._lock = threading.Lock()
 
     def child(self, context: str, key: str) -> Child | None:
         """The child `key` of `context` (a type name or a backbone path), or None when unknown."""
+        return self.children(context).get(key)
+
+    def children(self, context: str) -> dict[str, Child]:
+        """JSON key -> Child of `context` (a type name or a backbone path); empty when unknown."""
+        found = self._children.get(context)
+        if found is not None:
+            return found
         root = context.split(".", 1)[0]
         table = self._tables.get(root)
         if table is None:
@@ -42,7 +50,9 @@ class ElementTypes:
                 table = self._tables.get(root)
                 if table is None:
                     table = self._tables[root] = self._build(root)
-        return table.get(context, {}).get(key)
+        found = table.get(context, {})
+        self._children[context] = found
+        return found
 
     def _build(self, root: str) -> dict[str, dict[str, Child]]:
         sd = self._definitions.structure_definition(root)
@@ -100,30 +110,43 @@ def walk_typed(value: Any, context: str, visit: Any, types: ElementTypes | None 
 def _walk(value: Any, context: str, visit: Any, types: ElementTypes, path: tuple[str, ...]) -> Any:
     if not isinstance(value, dict):
         return value
-    if context == "Resource" or context == "DomainResource":
+    if context in ("Resource", "DomainResource"):
         context = value.get("resourceType", context)
+    kids = types.children(context)
     out: dict[str, Any] = {}
     for key, item in value.items():
         if key == "resourceType":
             out[key] = item
             continue
-        if key.startswith("_"):  # a primitive's id/extension: Element
-            out[key] = _each(item, lambda v, p: _walk(v, "Element", visit, types, p), path + (key,))
-            continue
-        child = types.child(context, key)
+        if key[0] == "_":  # a primitive's id/extension: Element
+            child: Child | None = ELEMENT_CHILD
+        else:
+            child = kids.get(key)
         if child is None:
             out[key] = item
-        elif child.type in ("Resource", "DomainResource"):
-            out[key] = _each(item, lambda v, p: _walk(v, v.get("resourceType", "Resource") if isinstance(v, dict)
-                                                       else "Resource", visit, types, p), path + (key,))
-        elif child.type[:1].islower():
-            out[key] = _each(item, lambda v, p, t=child.type: visit(t, p, v) if v is not None else v, path + (key,))
+            continue
+        here = path + (key,)
+        kind = child.type
+        if kind in ("Resource", "DomainResource"):
+            target = None
+        elif kind[0].islower():
+            target = kind
         else:
-            out[key] = _each(item, lambda v, p, c=child.context: _walk(v, c, visit, types, p), path + (key,))
+            target = child.context
+        if isinstance(item, list):
+            out[key] = [_one(v, kind, target, visit, types, here) for v in item]
+        else:
+            out[key] = _one(item, kind, target, visit, types, here)
     return out
 
 
-def _each(item: Any, fn: Any, path: tuple[str, ...]) -> Any:
-    if isinstance(item, list):
-        return [fn(v, path) for v in item]
-    return fn(item, path)
+ELEMENT_CHILD = Child("Element", "Element")
+
+
+def _one(value: Any, kind: str, target: str | None, visit: Any, types: ElementTypes, path: tuple[str, ...]) -> Any:
+    if target is None:  # a nested resource: its own type
+        return _walk(value, value.get("resourceType", "Resource") if isinstance(value, dict) else "Resource",
+                     visit, types, path)
+    if target is kind and kind[0].islower():
+        return visit(kind, path, value) if value is not None else value
+    return _walk(value, target, visit, types, path)
