@@ -14,6 +14,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "profiles": ("fhir_service.cli.profiles", "generate snapshots of a FHIR package's profiles, or check them"),
     "cases": ("fhir_service.cli.cases", "build the case Bundles in bundles/ from their timelines"),
     "transform": ("fhir_service.cli.transform", "reshape Bundles: to transaction, re-dated, R4<->R5, to tables"),
+    "export": ("fhir_service.cli.bulk", "export a store as NDJSON files in the Bulk Data layout"),
+    "import": ("fhir_service.cli.bulk", "import NDJSON files in the Bulk Data layout into a store"),
     "push": ("fhir_service.cli.push", "push Bundles to another FHIR server (transactions, with each entry's outcome)"),
     "pull": ("fhir_service.cli.pull", "pull resources from another FHIR server by search, following paging"),
 }
