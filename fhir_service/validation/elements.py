@@ -31,7 +31,7 @@ PRIMITIVE_TYPES = frozenset({
     "boolean", "integer", "string", "decimal", "uri", "url", "canonical", "base64Binary", "instant", "date",
     "dateTime", "time", "code", "oid", "id", "markdown", "unsignedInt", "positiveInt", "uuid", "xhtml", "integer64",
 })
-NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1", "txt-1", "txt-2", "ref-1"})  # checked natively at every element (see walker)
+NATIVE_INVARIANTS = frozenset({"ele-1", "ext-1", "txt-1", "txt-2", "ref-1", "dom-3"})  # checked natively at every element (see walker)
 UNBOUNDED = 1 << 40
 
 

@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
+from fhir_service.validation import contained as contained_rules
 from fhir_service.validation import (
     datatypes, extensions, patterns, questionnaire, references, shortcuts, slicing, units,
 )
@@ -133,6 +134,8 @@ class Walk:
             self.secondary = was_secondary or i > 0
             self.value(res, structure.root, None, expr, loc, frame, depth, structure=structure, is_resource=True)
         self.secondary = was_secondary
+        if not was_secondary and "contained" in res:
+            contained_rules.check(self, res, expr, loc)
         if rtype == "QuestionnaireResponse" and not was_secondary:
             questionnaire.check(self, res, expr, loc, frame)
         if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:
@@ -159,6 +162,8 @@ class Walk:
                 continue
             seen.add(url)
             structure, err = compiled_or_error(self.defs, url)
+            if structure is None and err is None and "|" in url:
+                structure, err = self._partial_version(url)
             if structure is None:
                 if err:
                     self.issue("error", "processing", f"Profile {url} could not be used: {err}", expr, where)
@@ -174,6 +179,14 @@ class Walk:
                 continue
             result.append(structure)
         return result
+
+    def _partial_version(self, url: str) -> tuple[CompiledStructure | None, str | None]:
+        """`url|0.2` names any 0.2.x version (the HL7 validator's rule for partial versions)."""
+        base, _, version = url.partition("|")
+        sd = self.defs.resolve(base)
+        if isinstance(sd, dict) and str(sd.get("version", "")).startswith(version + "."):
+            return compiled_or_error(self.defs, base)
+        return None, None
 
     # -- values --------------------------------------------------------------------------------------------
     def value(self, val: Any, elem: ElementDef, code: str | None, expr: str, loc: Location, frame: ResourceFrame,

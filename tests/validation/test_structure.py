@@ -270,3 +270,12 @@ def test_extra_rule_layers_run_on_the_top_level_resource(definitions: Any) -> No
 
     issues = Validator(definitions, rules=[rule]).validate(patient())
     assert seen == ["Patient"] and any(i.diagnostics == "checked by a rule layer" for i in issues)
+
+
+def test_contained_resource_must_be_referenced(validator: Validator) -> None:
+    orphan = patient(contained=[{"resourceType": "Practitioner", "id": "gp"}])
+    assert any(i.rule == "dom-3" and i.location == ("contained", 0) for i in errors(validator.validate(orphan)))
+    by_narrative = patient(contained=[{"resourceType": "Binary", "id": "pic", "contentType": "image/png"}])
+    by_narrative["text"] = {"status": "generated",
+                            "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=\"#pic\" alt=\"x\"/></div>"}
+    assert not errors(validator.validate(by_narrative))
