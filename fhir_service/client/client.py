@@ -247,16 +247,19 @@ class FhirClient:
         headers = {"If-Match": etag_of(if_match)} if if_match is not None else {}
         return _written(self.request("DELETE", f"{resource_type}/{id}", headers=headers))
 
-    def transaction(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        return self._bundle_post(bundle, "transaction")
+    def transaction(self, bundle: dict[str, Any], *, prefer: str | None = None) -> dict[str, Any]:
+        """POST a transaction Bundle; `prefer` (e.g. `return=minimal`) asks the server to leave the written
+        resources out of the response entries, which then carry only status, location and etag."""
+        return self._bundle_post(bundle, "transaction", prefer)
 
-    def batch(self, bundle: dict[str, Any]) -> dict[str, Any]:
-        return self._bundle_post(bundle, "batch")
+    def batch(self, bundle: dict[str, Any], *, prefer: str | None = None) -> dict[str, Any]:
+        return self._bundle_post(bundle, "batch", prefer)
 
-    def _bundle_post(self, bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    def _bundle_post(self, bundle: dict[str, Any], kind: str, prefer: str | None) -> dict[str, Any]:
         if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle" or bundle.get("type") != kind:
             raise ValueError(f"{kind}() takes a Bundle of type {kind!r}")
-        return self._body(self.request("POST", "", body=bundle, safe=bundle_replay_safe(bundle)))
+        headers = {"Prefer": prefer} if prefer else {}
+        return self._body(self.request("POST", "", body=bundle, headers=headers, safe=bundle_replay_safe(bundle)))
 
     # -- search and paging ---------------------------------------------------------------------------------------
     def pages(self, path: str, params: Params = None) -> Iterator[dict[str, Any]]:

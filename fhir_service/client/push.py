@@ -23,6 +23,7 @@ from fhir_service.validation.outcome import Issue, has_errors, issue_to_fhir
 
 ENTRY_RE = re.compile(r"Bundle\.entry\[(\d+)\]")
 STATUS_RE = re.compile(r"^\s*(\d{3})")
+MINIMAL = "return=minimal"
 
 
 @dataclass
@@ -144,7 +145,8 @@ def push_bundle(client: FhirClient, bundle: Any, *, as_transaction: bool = True,
             (f" (if none exist: {request['ifNoneExist']})" if request.get("ifNoneExist") else "")
     report = PushReport(source, bundle_id, kind, entries, list(issues))
     try:
-        response = client.transaction(to_send) if kind == "transaction" else client.batch(to_send)
+        send = client.transaction if kind == "transaction" else client.batch
+        response = send(to_send, prefer=MINIMAL)  # the report needs statuses and locations, not the resources
     except FhirClientError as error:
         report.error = error
         _mark_refused(entries, error, kind)

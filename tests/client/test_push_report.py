@@ -52,6 +52,7 @@ def test_a_collection_is_sent_as_a_transaction_with_a_conditional_create_on_the_
     mock.add("POST", BASE, json=answer("201 Created", "201 Created", "201 Created"))
     report = push_bundle(make_client(), collection(), source="case-x.json")
     sent = json.loads(mock.calls[0].request.body)
+    assert mock.calls[0].request.headers["Prefer"] == "return=minimal"
     assert sent["type"] == "transaction" and len(sent["entry"]) == 3
     assert sent["entry"][0]["request"] == {"method": "POST", "url": "Patient",
                                            "ifNoneExist": "identifier=https://fhir.cart-tox.org/case|case-x"}
