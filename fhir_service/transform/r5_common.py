@@ -149,7 +149,8 @@ def preserve_r4(ctx: Ctx, holder: Json, r4_path: str, key: str, value: Any, why:
         ctx.lossy(key, why, preserved=False)
         return
     for one in as_list(value):
-        holder.setdefault("extension", []).append({"url": f"{R4_EXT}{r4_path}.{key}", **encode_r4(one, child, ctx.types)})
+        encoded = encode_r4(one, child, ctx.types)
+        holder.setdefault("extension", []).append({"url": f"{R4_EXT}{r4_path}.{key}", **encoded})
     ctx.lossy(key, why, preserved=True)
 
 

@@ -11,10 +11,9 @@ cross-version extensions, each reported by an issue that names it.
 """
 from __future__ import annotations
 
-from fhir_service.transform.r5_common import (DATA_ABSENT, Ctx, Json, add_extension, as_list,
-                                              concepts_and_references, preserve_r4, preserve_r5, rename_choice,
-                                              restore_r4, restore_r5, split_codeable_references, take_extensions,
-                                              R5_EXT)
+from fhir_service.transform.r5_common import (DATA_ABSENT, Ctx, Json, as_list, concepts_and_references,
+                                              preserve_r4, preserve_r5, rename_choice, restore_r4, restore_r5,
+                                              split_codeable_references)
 
 T = "MedicationAdministration"
 EFFECTIVE_TYPES = ("DateTime", "Period")
@@ -129,6 +128,3 @@ def to_r4(r: Json, ctx: Ctx) -> None:
         if concepts:
             preserve_r5(ctx, r, f"{T}.device", "valueCodeableConcept", concepts,
                         "R4 device is Reference(Device) only", "device")
-
-
-__all__ = ["to_r4", "to_r5", "R5_EXT", "add_extension", "take_extensions"]

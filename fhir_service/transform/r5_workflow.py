@@ -10,9 +10,9 @@ Group: actual (boolean) -> membership (enumerated/definitional).
 """
 from __future__ import annotations
 
-from fhir_service.transform.r5_common import (R4_EXT, Ctx, Json, as_list, concepts_and_references, preserve_r4,
-                                              preserve_r5, rename, rename_choice, restore_r4, restore_r5,
-                                              split_codeable_references, take_extensions, extension_value)
+from fhir_service.transform.r5_common import (R5_EXT, Ctx, Json, as_list, concepts_and_references,
+                                              extension_value, preserve_r4, preserve_r5, rename, rename_choice,
+                                              restore_r4, restore_r5, split_codeable_references, take_extensions)
 
 STATUS_TO_R5 = {"planned": "planned", "arrived": "in-progress", "triaged": "in-progress",
                 "in-progress": "in-progress", "onleave": "on-hold", "finished": "completed",
@@ -136,7 +136,7 @@ PROCEDURE_R5_SIMPLE = (("recorded", "valueDateTime"), ("reportedBoolean", "value
 
 def procedure_to_r5(r: Json, ctx: Ctx) -> None:
     rename_choice(r, "performed", "occurrence", PERFORMED_TYPES)
-    for extension in take_extensions(r, "http://hl7.org/fhir/5.0/StructureDefinition/extension-Procedure.occurrence"):
+    for extension in take_extensions(r, f"{R5_EXT}Procedure.occurrence"):
         r["occurrenceTiming"] = extension_value(extension)[1]
     for name, _ in PROCEDURE_R5_SIMPLE:
         values = restore_r5(r, f"Procedure.{name}")
@@ -200,6 +200,3 @@ def group_to_r4(r: Json, ctx: Ctx) -> None:
     if "description" in r:
         preserve_r5(ctx, r, "Group.description", "valueMarkdown", r.pop("description"), "Group.description is new "
                     "in R5", "description")
-
-
-__all__ = ["R4_EXT"]

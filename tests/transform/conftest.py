@@ -23,10 +23,20 @@ def case_bundle(name: str) -> dict[str, Any]:
 CASE_NAMES = [path.stem for path in CASE_FILES]
 
 
+# Cases with a timeline (an infusion on Day 0); the cohort case holds only aggregate statistics.
+TIMELINE_NAMES = [name for name in CASE_NAMES if "cart-infusion" in (BUNDLES / f"{name}.json").read_text()]
+
+
 @pytest.fixture(params=CASE_NAMES)
 def any_case(request: pytest.FixtureRequest) -> dict[str, Any]:
     return case_bundle(request.param)
 
 
+@pytest.fixture(params=TIMELINE_NAMES)
+def timeline_case(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return case_bundle(request.param)
+
+
 def resources_of(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle.get("entry", []) if e.get("resource", {}).get("resourceType") == resource_type]
+    return [e["resource"] for e in bundle.get("entry", [])
+            if e.get("resource", {}).get("resourceType") == resource_type]

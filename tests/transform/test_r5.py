@@ -340,3 +340,18 @@ def test_types_without_converter_pass_unchanged_with_a_warning() -> None:
 def test_not_a_bundle_is_refused(transform: Any) -> None:
     result = transform({"resourceType": "Patient"})
     assert result.bundle is None and result.issues[0].code == "structure"
+
+
+def test_r4_output_of_r5_only_elements_is_valid_r4() -> None:
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "grade"}, "subject": SUBJECT,
+                   "triggeredBy": [{"observation": {"reference": "Observation/o0"}, "type": "reflex"}],
+                   "valueReference": {"reference": "Observation/o1"}}
+    condition = dict(to_r5(bundle_of(CONDITION_R4)).bundle["entry"][1]["resource"])
+    condition["participant"] = condition["participant"] + [{"function": {"text": "verifier"},
+                                                            "actor": {"reference": "Practitioner/v"}}]
+    r5_bundle = bundle_of(observation, condition)
+    assert validate_r5(r5_bundle) == []
+    r4 = to_r4(r5_bundle)
+    assert r4.ok
+    assert r4_errors(r4.bundle) == set()
+    assert r4_errors(r5_bundle) != set()  # the failing side: R5 elements read as R4

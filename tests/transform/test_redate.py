@@ -17,7 +17,7 @@ from fhir_service.transform.params import RedateParams, TransactionParams
 from fhir_service.transform.redate import RELATIVE_DAY, infusion_date, transform
 from fhir_service.transform.references import references_in
 from fhir_service.transform import transaction
-from tests.transform.conftest import case_bundle, resources_of
+from tests.transform.conftest import TIMELINE_NAMES, case_bundle, resources_of
 
 NEW_DAY0 = dt.date(2031, 2, 27)
 
@@ -66,14 +66,17 @@ def test_infusion_date_from_relative_day_when_no_infusion_resource() -> None:
     assert day == dt.date(2022, 1, 1) and "relative day" in source
 
 
+def test_every_case_with_an_infusion_is_a_timeline_case() -> None:
+    assert len(TIMELINE_NAMES) >= 5 and "003-paediatric-emapalumab-cohort" not in TIMELINE_NAMES
+
+
 def test_a_bundle_without_any_anchor_is_refused() -> None:
     result = transform(case_bundle("003-paediatric-emapalumab-cohort"), RedateParams(NEW_DAY0))
     assert result.bundle is None and result.issues[0].code == "not-found"
 
 
-def test_every_interval_between_dated_events_is_unchanged(any_case: dict[str, Any]) -> None:
-    if infusion_date(any_case)[0] is None:
-        pytest.skip("no timeline to move (cohort)")
+def test_every_interval_between_dated_events_is_unchanged(timeline_case: dict[str, Any]) -> None:
+    any_case = timeline_case
     result = transform(any_case, RedateParams(NEW_DAY0))
     assert result.ok, result.issues
     before, after = dated_values(any_case), dated_values(result.bundle)
@@ -85,9 +88,8 @@ def test_every_interval_between_dated_events_is_unchanged(any_case: dict[str, An
     assert infusion_date(result.bundle)[0] == NEW_DAY0
 
 
-def test_relative_days_unchanged_and_precision_kept(any_case: dict[str, Any]) -> None:
-    if infusion_date(any_case)[0] is None:
-        pytest.skip("no timeline to move (cohort)")
+def test_relative_days_unchanged_and_precision_kept(timeline_case: dict[str, Any]) -> None:
+    any_case = timeline_case
     result = transform(any_case, RedateParams(NEW_DAY0))
     assert relative_days(result.bundle) == relative_days(any_case)
     before, after = dated_values(any_case), dated_values(result.bundle)

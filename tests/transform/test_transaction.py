@@ -184,3 +184,17 @@ def test_references_in_output_resolve_to_entries(any_case: dict[str, Any]) -> No
         for reference in references_in(entry["resource"]):
             if reference.startswith("urn:"):
                 assert reference in urls
+
+
+def test_the_transform_is_idempotent_on_its_own_output(any_case: dict[str, Any]) -> None:
+    once = transform(any_case).bundle
+    assert transform(once).bundle == once
+
+
+def test_an_entry_without_resource_is_dropped_with_a_warning() -> None:
+    bundle = small_bundle()
+    bundle["entry"].append({"fullUrl": "urn:uuid:6d1c1f0e-1111-4222-8333-944455556666"})
+    result = transform(bundle)
+    assert len(result.bundle["entry"]) == 4
+    assert [(i.severity, i.expression) for i in result.issues if "without a resource" in i.diagnostics] == \
+        [("warning", "Bundle.entry[4]")]
