@@ -35,8 +35,13 @@ def reference_type(reference: str, frame: "ResourceFrame") -> tuple[str | None, 
             target = None
         if isinstance(target, dict) and isinstance(target.get("resourceType"), str):
             return target["resourceType"], True
+    return written_type(reference), True
+
+
+def written_type(reference: str) -> str | None:
+    """The type a reference names in its text (`Patient/1`, `http://x/fhir/Patient/1`), if any."""
     match = _TYPE_ID.search(reference.split("?", 1)[0])
-    return (match.group(1) if match else None), True
+    return match.group(1) if match else None
 
 
 def allowed_types(walk: "Walk", elem: ElementDef) -> set[str] | None:
@@ -70,6 +75,10 @@ def check(walk: "Walk", val: dict[str, Any], elem: ElementDef, expr: str, loc: L
                    "(ref-1: SHALL have a contained resource if a local reference is provided)",
                    f"{expr}.reference", loc + ("reference",), rule="ref-1")
         return
+    written = written_type(reference) if not reference.startswith("#") else None
+    if written and target_type and written != target_type and written in walk.defs.resource_types:
+        walk.issue("error", "structure", f"Matching reference for reference {reference} has resourceType "
+                   f"{target_type}", f"{expr}.reference", loc + ("reference",))
     declared = val.get("type")
     if isinstance(declared, str) and target_type and declared != target_type:
         walk.issue("error", "structure", f"The type '{declared}' does not match the type of the reference "

@@ -272,7 +272,12 @@ def check(walk: "Walk", sliced: ElementDef, code: str | None, pairs: list[tuple[
             walk.value(item, sliced.slices[chosen], code, item_expr, item_loc, frame, depth + 1, prim_ext=item_ext,
                        structure=structure, ext_owner=ext_owner)
             continue
-        if rules == "closed" and item is not None and sliced.slicing is not None:
+        url = item.get("url") if isinstance(item, dict) else None
+        if sliced.path.endswith("Extension.extension") and sliced.slices and isinstance(url, str) and ":" not in url:
+            owner = structure.url if structure is not None and structure.type == "Extension" else sliced.path
+            walk.issue("error", "structure", f"Sub-extension url '{url}' is not defined by the Extension {owner}",
+                       item_expr, item_loc)
+        elif rules == "closed" and item is not None and sliced.slicing is not None:
             walk.issue("error", "structure", f"This element does not match any known slice defined in the profile "
                        f"(slicing of {sliced.path} is closed)", item_expr, item_loc)
         walk.value(item, sliced, code, item_expr, item_loc, frame, depth + 1, prim_ext=item_ext, structure=structure,

@@ -198,3 +198,12 @@ def test_unusable_profile_is_an_issue_not_a_crash() -> None:
     validator = Validator(definitions_with(broken))
     issues = validator.validate(observation(), [broken["url"]])
     assert isinstance(issues, list)
+
+
+def test_sub_extensions_must_be_defined_by_the_complex_extension(validator: Validator) -> None:
+    url = "http://hl7.org/fhir/StructureDefinition/patient-animal"
+    animal = {"url": url, "extension": [{"url": "species", "valueCodeableConcept": {"text": "dog"}}]}
+    patient = {"resourceType": "Patient", "text": NARRATIVE, "extension": [animal]}
+    assert not errs(validator, patient), messages(validator.validate(patient))
+    animal["extension"].append({"url": "species-x", "valueCodeableConcept": {"text": "cat"}})
+    assert any("species-x" in i.diagnostics for i in errs(validator, patient))
