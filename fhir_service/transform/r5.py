@@ -94,9 +94,39 @@ def _convert_in_place(resource: Json, ctx: Ctx) -> None:
     _check_elements(resource, ctx)
 
 
+# IANA link relations (https://www.iana.org/assignments/link-relations), to which R5 binds Bundle.link.relation
+# (required; R4 has a free string). A relation outside this list is reported, not changed.
+IANA_RELATIONS = frozenset("""about acl alternate amphtml appendix apple-touch-icon apple-touch-startup-image archives
+author blocked-by bookmark canonical chapter cite-as collection contents convertedfrom copyright create-form current
+describedby describes disclosure dns-prefetch duplicate edit edit-form edit-media enclosure external first glossary
+help hosts hub icon index intervalafter intervalbefore intervalcontains intervaldisjoint intervalduring
+intervalequals intervalfinishedby intervalfinishes intervalin intervalmeets intervalmetby intervaloverlappedby
+intervaloverlaps intervalstartedby intervalstarts item last latest-version license linkset lrdd manifest mask-icon
+me media-feed memento micropub modulepreload monitor monitor-group next next-archive nofollow noopener noreferrer
+opener openid2.local_id openid2.provider original p3pv1 payment pingback preconnect predecessor-version prefetch
+preload prerender prev preview previous prev-archive privacy-policy profile publication related restconf replies
+ruleinput search section self service service-desc service-doc service-meta sip-trunking-rate sponsor start status
+stylesheet subsection successor-version sunset tag terms-of-service timegate timemap type ugc up version-history
+via webmention working-copy working-copy-of""".split())
+
+
+def _check_links(holder: Json, ctx: Ctx, where: str) -> None:
+    for index, link in enumerate(as_list(holder.get("link"))):
+        relation = link.get("relation") if isinstance(link, dict) else None
+        if isinstance(relation, str) and relation.lower() not in IANA_RELATIONS:
+            ctx.issues.append(warning("code-invalid", f"link relation {relation!r} is not an IANA link relation, "
+                                      "which R5 requires (Bundle.link.relation is a required-bound code)",
+                                      f"{where}.link[{index}].relation"))
+
+
 def _bundle_in_place(bundle: Json, ctx: Ctx) -> None:
     entries = as_list(bundle.get("entry"))
+    where = ctx.where or "Bundle"
     if ctx.target == "R5":
+        _check_links(bundle, ctx, where)
+        for index, entry in enumerate(entries):
+            if isinstance(entry, dict):
+                _check_links(entry, ctx, f"{where}.entry[{index}]")
         outcomes = [e for e in entries if isinstance(e, dict) and (e.get("search") or {}).get("mode") == "outcome"
                     and (e.get("resource") or {}).get("resourceType") == "OperationOutcome"]
         if bundle.get("type") == "searchset" and len(outcomes) == 1 and set(outcomes[0]) <= {"resource", "search"} \

@@ -355,3 +355,11 @@ def test_r4_output_of_r5_only_elements_is_valid_r4() -> None:
     assert r4.ok
     assert r4_errors(r4.bundle) == set()
     assert r4_errors(r5_bundle) != set()  # the failing side: R5 elements read as R4
+
+
+def test_link_relations_outside_iana_are_reported_for_r5() -> None:
+    bundle = {"resourceType": "Bundle", "type": "searchset",
+              "link": [{"relation": "self", "url": "http://x/Patient"}, {"relation": "nextpage", "url": "http://x/2"}]}
+    result = to_r5(bundle)
+    assert [i.expression for i in result.issues] == ["Bundle.link[1].relation"]
+    assert result.bundle == bundle

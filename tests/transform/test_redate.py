@@ -199,3 +199,22 @@ def test_a_fresh_copy_loads_as_a_distinct_patient(tmp_path: Path) -> None:
 
 def test_not_a_bundle_is_refused() -> None:
     assert transform([], RedateParams(NEW_DAY0)).issues[0].code == "structure"  # type: ignore[arg-type]
+
+
+def test_relative_days_still_agree_with_the_dates(timeline_case: dict[str, Any]) -> None:
+    """Day N stays N days after the (new) Day 0 for every resource whose date agreed with it before."""
+    from fhir_service.transform.redate import _first_full_date, _relative_day
+
+    def agreeing(bundle: dict[str, Any]) -> set[str]:
+        day0 = infusion_date(bundle)[0]
+        out = set()
+        for entry in bundle["entry"]:
+            resource = entry["resource"]
+            relative, day = _relative_day(resource), _first_full_date(resource)
+            if relative is not None and day is not None and (day - day0).days == relative:
+                out.add(entry["fullUrl"])
+        return out
+
+    before = agreeing(timeline_case)
+    assert before
+    assert agreeing(transform(timeline_case, RedateParams(NEW_DAY0)).bundle) == before
