@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
             return EXIT_USAGE
         with Progress("pull", unit="resources", stream=err, enabled=False if args.quiet else None) as progress:
             try:
-                result = pull(client, args.queries, on_resource=progress.update, on_total=None)
+                result = pull(client, args.queries, on_resource=progress.update)
             except FhirClientError as error:
                 progress.close()
                 print(f"{PROG}: {error}", file=err)

@@ -27,6 +27,10 @@ from fhir_service.store import fhirjson
 
 log = logging.getLogger(__name__)
 FHIR_JSON = "application/fhir+json"
+# Errors of the request itself: sending it again cannot help.
+USELESS_TO_RETRY = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
+                    requests.exceptions.MissingSchema, requests.exceptions.InvalidHeader,
+                    requests.exceptions.TooManyRedirects)
 Params = Mapping[str, str] | Sequence[tuple[str, str]] | str | None
 
 
@@ -158,7 +162,9 @@ class FhirClient:
         while True:
             try:
                 response = self.session.request(method, url, data=data, headers=send_headers, timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as exc:
+            except USELESS_TO_RETRY as exc:
+                raise FhirTransportError(f"cannot send: {exc}", method=method, url=url) from None
+            except requests.RequestException as exc:  # timeouts, refused/dropped connections, broken bodies
                 never_sent = _never_sent(exc)
                 if attempt < self.policy.retries and (never_sent or may_replay):
                     self._wait(self.policy.backoff_delay(attempt), method, url, _transport_reason(exc, self.timeout))
@@ -361,4 +367,6 @@ def _transport_reason(exc: Exception, timeout: float | tuple[float, float]) -> s
     if isinstance(reason, NewConnectionError):
         text = str(reason).split(": ", 1)[-1]
         return f"cannot connect: {text}"
-    return f"connection failed: {exc}"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection failed: {exc}"
+    return f"the answer broke off: {type(exc).__name__}: {exc}"

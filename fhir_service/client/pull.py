@@ -56,8 +56,7 @@ def check_query(client: FhirClient, query: str) -> str | None:
     return None
 
 
-def pull(client: FhirClient, queries: list[str], *, on_resource: Callable[[], None] | None = None,
-         on_total: Callable[[int | None], None] | None = None) -> PullResult:
+def pull(client: FhirClient, queries: list[str], *, on_resource: Callable[[], None] | None = None) -> PullResult:
     """Run every query; a failed query is recorded in `errors` and the others still run, but a transport
     failure (the server is gone) is raised: the rest would fail the same way."""
     result = PullResult()
@@ -72,8 +71,6 @@ def pull(client: FhirClient, queries: list[str], *, on_resource: Callable[[], No
                         on_resource()
                 continue
             for page in client.pages(path):
-                if on_total and isinstance(page.get("total"), int):
-                    on_total(page["total"])
                 for entry in page.get("entry") or []:
                     if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
                         continue

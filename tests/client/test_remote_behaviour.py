@@ -239,6 +239,18 @@ def idempotent_transaction() -> dict[str, Any]:
          "request": {"method": "PUT", "url": "Observation/o1"}}]}
 
 
+def test_an_answer_that_breaks_off_is_retried_for_a_get_only(
+        mock: responses.RequestsMock, make_client: Callable[..., FhirClient]) -> None:
+    mock.add("GET", f"{BASE}/Patient/p1", body=requests.exceptions.ChunkedEncodingError("connection broken"))
+    mock.add("GET", f"{BASE}/Patient/p1", json=PATIENT)
+    mock.add("POST", f"{BASE}/Patient", body=requests.exceptions.ChunkedEncodingError("connection broken"))
+    client = make_client()
+    assert client.read("Patient", "p1") == PATIENT
+    with pytest.raises(FhirTransportError) as caught:
+        client.create({"resourceType": "Patient"})
+    assert "broke off" in str(caught.value) and len(calls_to(mock, "POST")) == 1
+
+
 def test_a_transaction_of_conditional_creates_and_puts_is_retried_after_a_read_timeout(
         mock: responses.RequestsMock, make_client: Callable[..., FhirClient]) -> None:
     mock.add("POST", BASE, body=requests.ReadTimeout("read timed out"))

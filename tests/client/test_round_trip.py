@@ -4,7 +4,6 @@ cohort, by a search with `_revinclude`, and its clinical content compared with t
 creates nothing new."""
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
