@@ -7,13 +7,14 @@ and loses it again in R4), replaces asserter/recorder by participant (function `
 provenance-participant-type: our choice, the official map was not at hand), and makes evidence a list of
 CodeableReference: an R4 evidence with at most one code and one detail maps to one CodeableReference and
 back; a larger one is also carried whole in a 4.0 extension so that its grouping survives the round trip.
-Patient: the same elements in both versions.
+Patient: the same elements in both versions (Attachment.size of a photo is a string in R5).
 """
 from __future__ import annotations
 
 from typing import Any
 
-from fhir_service.transform.r5_common import (DATA_ABSENT, R5_EXT, Ctx, Json, as_list, extension_value,
+from fhir_service.transform.r5_common import (DATA_ABSENT, R5_EXT, Ctx, Json, as_list, attachment_to_r4,
+                                              attachment_to_r5, extension_value,
                                               preserve_r4, preserve_r5, restore_r4, restore_r5, restore_r5_nested,
                                               take_extensions)
 from fhir_service.validation.outcome import Issue
@@ -58,6 +59,7 @@ def _sampled_to_r4(holder: Json, ctx: Ctx) -> None:
 
 
 def _obs_values_to_r4(holder: Json, ctx: Ctx, path: str) -> None:
+    attachment_to_r4(holder.get("valueAttachment"), ctx, "valueAttachment")
     for key, value_key in OBS_R5_VALUES:
         if key in holder:
             preserve_r5(ctx, holder, f"{path}.value", value_key, holder.pop(key), f"{path}.{key} is new in R5", key)
@@ -68,6 +70,8 @@ def _obs_values_to_r5(holder: Json, path: str) -> None:
         key, value = extension_value(extension)
         if key:
             holder[key] = value
+            if key == "valueAttachment":
+                attachment_to_r5(value)
 
 
 def observation_to_r5(r: Json, ctx: Ctx) -> None:
@@ -209,8 +213,11 @@ def condition_to_r4(r: Json, ctx: Ctx) -> None:
 
 
 def patient_to_r5(r: Json, ctx: Ctx) -> None:
-    """Patient has the same elements in R4 and R5 (the unknown-element check still runs)."""
+    """Patient has the same elements in R4 and R5; only Attachment.size (photo) changed type."""
+    for photo in as_list(r.get("photo")):
+        attachment_to_r5(photo)
 
 
 def patient_to_r4(r: Json, ctx: Ctx) -> None:
-    """See patient_to_r5."""
+    for index, photo in enumerate(as_list(r.get("photo"))):
+        attachment_to_r4(photo, ctx, f"photo[{index}]")

@@ -190,6 +190,27 @@ def restore_r5_nested(holder: Json, r5_path: str) -> list[Json]:
     return out
 
 
+# ---- datatypes whose shape changed ---------------------------------------------------------------------
+
+def attachment_to_r5(attachment: Any) -> None:
+    """Attachment.size: unsignedInt in R4, integer64 (a JSON string) in R5."""
+    if isinstance(attachment, dict) and isinstance(attachment.get("size"), int):
+        attachment["size"] = str(attachment["size"])
+
+
+def attachment_to_r4(attachment: Any, ctx: Ctx, element: str) -> None:
+    if isinstance(attachment, dict) and isinstance(attachment.get("size"), str):
+        try:
+            size = int(attachment["size"])
+        except ValueError:
+            size = -1
+        if 0 <= size < 2**31:
+            attachment["size"] = size
+        else:
+            ctx.lossy(f"{element}.size", f"size {attachment['size']} does not fit R4 unsignedInt", preserved=False)
+            del attachment["size"]
+
+
 # ---- CodeableReference --------------------------------------------------------------------------------
 
 def concepts_and_references(concepts: Any, references: Any) -> list[Json]:

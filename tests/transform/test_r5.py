@@ -363,3 +363,15 @@ def test_link_relations_outside_iana_are_reported_for_r5() -> None:
     result = to_r5(bundle)
     assert [i.expression for i in result.issues] == ["Bundle.link[1].relation"]
     assert result.bundle == bundle
+
+
+def test_attachment_size_is_an_integer64_string_in_r5() -> None:
+    patient = {"resourceType": "Patient", "photo": [{"contentType": "image/png", "size": 1024}]}
+    source = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": patient}]}
+    # R5 JSON writes integer64 as a string (fhir.resources accepts a number too, so the shape is asserted)
+    r5 = to_r5(source)
+    assert only(r5, 0)["photo"][0]["size"] == "1024" and validate_r5(r5.bundle) == []
+    assert to_r4(r5.bundle).bundle == source
+    r5.bundle["entry"][0]["resource"]["photo"][0]["size"] = str(2**40)
+    too_big = to_r4(r5.bundle)
+    assert [i.expression for i in too_big.issues if i.is_error] == ["Bundle.entry[0].resource.photo[0].size"]
