@@ -109,3 +109,22 @@ def test_the_comparison_sees_a_lost_changed_or_invented_resource() -> None:
     diff = differences(expected, pulled)
     assert f"missing: {lost}" in diff and "unexpected: Observation/invented" in diff
     assert any(d.startswith(f"changed: {changed} at {changed}.valueQuantity.value") for d in diff)
+
+
+def test_a_transaction_the_real_server_refuses_is_reported_on_the_entry_it_names(server_url: str) -> None:
+    """Two Patients already share the case identifier: the conditional create is ambiguous (HTTP 412), the
+    server rolls the whole transaction back and names the entry; the report says so on that input entry."""
+    bundle = load_bundle(next(p for p in CASES if p.name.startswith("004-case3")))
+    patient = bundle["entry"][0]["resource"]
+    with FhirClient(server_url) as client:
+        for _ in range(2):
+            client.create({"resourceType": "Patient", "identifier": patient["identifier"]})
+        report = push_bundle(client, bundle)
+        assert not report.ok and report.error is not None and report.error.status == 412
+        blamed = [e for e in report.entries if e.status is not None]
+        assert [(e.index, e.resource_type, e.status) for e in blamed] == [(0, "Patient", 412)]
+        assert all("nothing was written" in (e.error or "") for e in report.entries[1:])
+        observation = next(e for e in report.entries if e.resource_type == "Observation")
+        with pytest.raises(FhirClientError) as absent:
+            client.read("Observation", observation.id or "")
+        assert absent.value.status == 404
