@@ -375,3 +375,8 @@ def test_attachment_size_is_an_integer64_string_in_r5() -> None:
     r5.bundle["entry"][0]["resource"]["photo"][0]["size"] = str(2**40)
     too_big = to_r4(r5.bundle)
     assert [i.expression for i in too_big.issues if i.is_error] == ["Bundle.entry[0].resource.photo[0].size"]
+
+
+def test_r5_outputs_round_trip_r5_r4_r5(any_case: dict[str, Any]) -> None:
+    r5 = to_r5(any_case).bundle
+    assert to_r5(to_r4(r5).bundle).bundle == r5
