@@ -32,6 +32,7 @@ STRING_TYPES = frozenset({
     "string", "uri", "url", "canonical", "base64Binary", "instant", "date", "dateTime", "time", "code", "oid", "id",
     "markdown", "uuid", "xhtml", "integer64",
 })
+HTML_TAG = re.compile(r"<(?:[A-Za-z][A-Za-z0-9\-]*(?:[\s/>]|$)|/[A-Za-z]|!--)")
 INTEGER_TYPES = frozenset({"integer", "unsignedInt", "positiveInt"})
 INT32_MIN, INT32_MAX = -2147483648, 2147483647
 MAX_STRING = 1024 * 1024

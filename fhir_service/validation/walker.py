@@ -22,7 +22,7 @@ from fhir_service.validation.elements import (
 from fhir_service.validation.fhirpath_adapter import satisfied
 from fhir_service.validation.guards import any_present, is_pure
 from fhir_service.validation.outcome import Issue, Location
-from fhir_service.validation.primitives import REGEXES, check_primitive, json_type_name
+from fhir_service.validation.primitives import HTML_TAG, REGEXES, check_primitive, json_type_name
 from fhir_service.validation.xhtml import check_xhtml
 
 MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionnaire items ~10)
@@ -74,7 +74,8 @@ class Walk:
     """State of one validation: definitions, the issues found, hooks (bundle rules, terminology)."""
 
     def __init__(self, definitions: Definitions, *, bundle_check: BundleCheck | None = None,
-                 resolver_factory: Callable[[dict], Any] | None = None, bindings: Any = None) -> None:
+                 resolver_factory: Callable[[dict], Any] | None = None, bindings: Any = None,
+                 security_checks: bool = False, example_urls: bool = True) -> None:
         self.defs = definitions
         self.issues: list[Issue] = []
         self.bundle_check = bundle_check
@@ -83,6 +84,8 @@ class Walk:
         self._seen: set[tuple] = set()
         self.secondary = False  # a later profile's walk: nested resources were already validated
         self.too_deep = False
+        self.security_checks = security_checks
+        self.example_urls = example_urls
 
     # -- issues ------------------------------------------------------------------------------------------
     def issue(self, severity: str, code: str, message: str, expression: str, location: Location,
@@ -496,6 +499,15 @@ class Walk:
                 for message in check_xhtml(val):
                     self.issue("error", "value", message, expr, loc, rule="txt-1")
             else:
+                if code == "markdown" and (tag := HTML_TAG.search(val)) is not None:
+                    self.issue("warning", "value", "The markdown contains content that appears to be an embedded "
+                               f"HTML tag starting at '{val[tag.start():tag.start() + 2]}': markdown is not HTML "
+                               "(escape '<' as '&lt;')", expr, loc)
+                if self.security_checks and code == "string" and HTML_TAG.search(val):
+                    self.issue("error", "security", "The string value contains text that looks like embedded HTML "
+                               "tags, which are not allowed for security reasons in this context", expr, loc)
+                if not self.example_urls and code == "url" and _is_example_url(val):
+                    self.issue("error", "value", f"Example URLs are not allowed in this context ({val})", expr, loc)
                 self._primitive_facets(val, elem, code, expr, loc)
                 if self.bindings is not None and elem.binding_strength and code in ("code", "string", "uri"):
                     self.bindings.check(self, val, elem, code, expr, loc)

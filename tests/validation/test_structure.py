@@ -279,3 +279,22 @@ def test_contained_resource_must_be_referenced(validator: Validator) -> None:
     by_narrative["text"] = {"status": "generated",
                             "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"><img src=\"#pic\" alt=\"x\"/></div>"}
     assert not errors(validator.validate(by_narrative))
+
+
+def test_markdown_is_not_html(validator: Validator) -> None:
+    comm = {"resourceType": "Communication", "text": patient()["text"], "status": "completed"}
+    tagged = validator.validate({**comm, "note": [{"text": "use <b>bold</b>"}]})
+    assert not errors(tagged) and any("HTML" in i.diagnostics for i in tagged if i.severity == "warning")
+    assert not validator.validate({**comm, "note": [{"text": "use **bold**; 1 < 2"}]})
+
+
+def test_security_checks_reject_html_in_strings(definitions: Any) -> None:
+    tagged = patient(name=[{"text": "Ann <script>x()</script>"}])
+    assert not errors(Validator(definitions).validate(tagged))
+    assert errors(Validator(definitions, security_checks=True).validate(tagged))
+
+
+def test_example_urls_can_be_refused(definitions: Any) -> None:
+    doc = patient(photo=[{"contentType": "image/png", "url": "http://example.org/pic.png"}])
+    assert not errors(Validator(definitions).validate(doc))
+    assert errors(Validator(definitions, example_urls=False).validate(doc))
