@@ -382,3 +382,49 @@ def check(walk: "Walk", response: dict[str, Any], expr: str, loc: Location, fram
     completed = response.get("status") in ("completed", "amended")
     items = _list(response.get("item"))
     QuestionnaireCheck(walk, frame, completed, items).items(_list(questionnaire.get("item")), items, expr, loc)
+
+
+def check_definition(walk: "Walk", questionnaire: dict[str, Any], expr: str, loc: Location) -> None:
+    """Rules of a Questionnaire itself: enableWhen names an existing question outside the item, and several
+    enableWhen conditions need an enableBehavior (que-12, whose R4 FHIRPath only fires from three on)."""
+    all_links: set[str] = set()
+    stack: list[dict[str, Any]] = list(_list(questionnaire.get("item")))
+    while stack:
+        item = stack.pop()
+        if isinstance(item.get("linkId"), str):
+            all_links.add(item["linkId"])
+        stack.extend(_list(item.get("item")))
+
+    def inner_links(item: dict[str, Any]) -> set[str]:
+        found: set[str] = set()
+        pending = list(_list(item.get("item")))
+        while pending:
+            child = pending.pop()
+            if isinstance(child.get("linkId"), str):
+                found.add(child["linkId"])
+            pending.extend(_list(child.get("item")))
+        return found
+
+    work: list[tuple[dict[str, Any], str, Location]] = [
+        (item, f"{expr}.item[{i}]", loc + ("item", i)) for i, item in enumerate(_list(questionnaire.get("item")))]
+    while work:
+        item, item_expr, item_loc = work.pop()
+        conditions = _list(item.get("enableWhen"))
+        if len(conditions) > 1 and "enableBehavior" not in item:
+            walk.issue("error", "invariant", "Constraint failed: que-12: 'If there are more than one enableWhen, "
+                       "enableBehavior must be specified'", item_expr, item_loc, rule="que-12")
+        if conditions:
+            inner = inner_links(item)
+            for j, condition in enumerate(conditions):
+                question = condition.get("question")
+                where = (f"{item_expr}.enableWhen[{j}]", item_loc + ("enableWhen", j))
+                if not isinstance(question, str):
+                    continue
+                if question in inner or question == item.get("linkId"):
+                    walk.issue("error", "business-rule", "Questions with an enableWhen cannot refer to an inner "
+                               f"question for its enableWhen condition ('{question}')", *where)
+                elif question not in all_links:
+                    walk.issue("error", "business-rule", f"The enableWhen question '{question}' is not an item of "
+                               "this Questionnaire", *where)
+        work.extend((child, f"{item_expr}.item[{k}]", item_loc + ("item", k))
+                    for k, child in enumerate(_list(item.get("item"))))

@@ -141,6 +141,8 @@ class Walk:
             contained_rules.check(self, res, expr, loc)
         if rtype == "QuestionnaireResponse" and not was_secondary:
             questionnaire.check(self, res, expr, loc, frame)
+        elif rtype == "Questionnaire" and not was_secondary:
+            questionnaire.check_definition(self, res, expr, loc)
         if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:
             try:
                 for found in self.bundle_check(res, expr, loc):
