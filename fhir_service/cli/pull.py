@@ -105,9 +105,9 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
         with Progress("pull", unit="resources", stream=err, enabled=False if args.quiet else None) as progress:
             try:
                 result = pull(client, args.queries, on_resource=progress.update)
-            except FhirClientError as error:
+            except FhirClientError as failure:
                 progress.close()
-                print(f"{PROG}: {error}", file=err)
+                print(f"{PROG}: {failure}", file=err)
                 return EXIT_USAGE
     fatal = [e for e in result.errors if e.status in FATAL_STATUSES]
     for error in result.errors:

@@ -43,7 +43,7 @@ def issues_of(outcome: dict[str, Any] | None) -> list[Issue]:
         expressions = raw.get("expression") or raw.get("location") or []
         expression = expressions[0] if isinstance(expressions, list) and expressions and \
             isinstance(expressions[0], str) else None
-        details = raw.get("details") if isinstance(raw.get("details"), dict) else {}
+        details = raw["details"] if isinstance(raw.get("details"), dict) else {}
         text = raw.get("diagnostics") or details.get("text") or ""
         found.append(Issue(str(raw.get("severity") or "error"), str(raw.get("code") or "processing"),
                            str(text), expression))

@@ -159,7 +159,7 @@ def _pending(inputs: list[Any], indexes: Any) -> list[EntryOutcome]:
     out = []
     for index in indexes:
         entry = inputs[index] if isinstance(inputs[index], dict) else {}
-        resource = entry.get("resource") if isinstance(entry.get("resource"), dict) else {}
+        resource = entry["resource"] if isinstance(entry.get("resource"), dict) else {}
         id = resource.get("id")
         out.append(EntryOutcome(index, resource.get("resourceType"), id if isinstance(id, str) else None,
                                 entry.get("fullUrl") if isinstance(entry.get("fullUrl"), str) else None,
