@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Iterable, Sequence
 
 from fhir_service.definitions import Definitions
+from fhir_service.validation import conformance_resources
 from fhir_service.validation import contained as contained_rules
 from fhir_service.validation import (
     datatypes, extensions, patterns, questionnaire, references, shortcuts, slicing, units,
@@ -143,6 +144,8 @@ class Walk:
             questionnaire.check(self, res, expr, loc, frame)
         elif rtype == "Questionnaire" and not was_secondary:
             questionnaire.check_definition(self, res, expr, loc)
+        elif rtype == "StructureDefinition" and not was_secondary:
+            conformance_resources.check_structure_definition(self, res, expr, loc)
         if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:
             try:
                 for found in self.bundle_check(res, expr, loc):
