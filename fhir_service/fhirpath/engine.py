@@ -150,11 +150,15 @@ class CompiledPath:
 
     def evaluate_nodes(self, node: Any, *, resource: Any = None, root_resource: Any = None,
                        context_type: str | None = None, variables: Mapping[str, Any] | None = None,
-                       resolver: Resolver | None = None) -> list[Any]:
+                       resolver: Resolver | None = None,
+                       functions: Mapping[str, dict[str, Any]] | None = None) -> list[Any]:
         """Evaluate and return the engine's typed items (ResourceNode, FP_DateTime, FP_Quantity, ...).
 
         For callers that need the FHIR type of each result (type checks, conformance tests); most callers
-        want `evaluate`.
+        want `evaluate`. `functions` adds caller-specific functions (fhirpathpy registry entries:
+        {"name": {"fn": f(ctx, inputs, *params), "arity": {n: [kinds]}}}) for this evaluation only, e.g. the
+        SQL-on-FHIR getResourceKey(); pass the same mapping object each time (its merge is cached).
+        An empty list as `node` evaluates on an empty focus.
         """
         if resolver is None and variables and callable(variables.get("resolver")):
             resolver = variables["resolver"]
@@ -173,7 +177,7 @@ class CompiledPath:
             "dataRoot": data_root,
             "vars": env,
             "model": R4_MODEL,
-            "userInvocationTable": FUNCTIONS,
+            "userInvocationTable": FUNCTIONS if not functions else _with_functions(functions),
             "resolver": resolver,
             "$this": data_root,  # `$this` at the top level is the focus (fhirpathpy raised KeyError)
         }
@@ -195,7 +199,8 @@ class CompiledPath:
 
     def evaluate(self, node: Any, *, resource: Any = None, root_resource: Any = None,
                  context_type: str | None = None, variables: Mapping[str, Any] | None = None,
-                 resolver: Resolver | None = None) -> list[Any]:
+                 resolver: Resolver | None = None,
+                 functions: Mapping[str, dict[str, Any]] | None = None) -> list[Any]:
         """Evaluate with `node` as the focus ($this, %context) and return plain JSON-like values.
 
         - `resource` / `root_resource`: %resource / %rootResource (default: `node`).
@@ -211,7 +216,24 @@ class CompiledPath:
         """
         return [to_json(item) for item in self.evaluate_nodes(
             node, resource=resource, root_resource=root_resource, context_type=context_type,
-            variables=variables, resolver=resolver)]
+            variables=variables, resolver=resolver, functions=functions)]
+
+
+_TABLES: dict[int, tuple[Mapping[str, Any], dict[str, dict[str, Any]]]] = {}
+_TABLES_LOCK = threading.Lock()
+
+
+def _with_functions(functions: Mapping[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The engine's function table with `functions` on top, merged once per mapping object."""
+    cached = _TABLES.get(id(functions))
+    if cached is not None and cached[0] is functions:
+        return cached[1]
+    merged = {**FUNCTIONS, **functions}
+    with _TABLES_LOCK:
+        if len(_TABLES) >= 32:
+            _TABLES.clear()
+        _TABLES[id(functions)] = (functions, merged)
+    return merged
 
 
 _cache: dict[str, CompiledPath] = {}

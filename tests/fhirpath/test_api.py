@@ -212,3 +212,20 @@ def test_too_deep_data_is_a_fhirpath_error_and_a_recursion_error() -> None:
     with pytest.raises(fhirpath.FhirPathRecursionError) as info:
         fhirpath.evaluate(deep, "item = item")  # deep structural equality
     assert isinstance(info.value, FhirPathError) and isinstance(info.value, RecursionError)
+
+
+def test_caller_functions_apply_to_one_evaluation_only() -> None:
+    def shout(ctx: dict, inputs: list) -> list:
+        return [str(getattr(item, "data", item)).upper() for item in inputs]
+
+    extra = {"shout": {"fn": shout}}
+    path = fhirpath.compile("status.shout()")
+    assert path.evaluate(OBSERVATION, functions=extra) == ["FINAL"]
+    assert path.evaluate(OBSERVATION, functions=extra) == ["FINAL"]  # merged table reused
+    with pytest.raises(FhirPathError, match="shout"):
+        path.evaluate(OBSERVATION)
+
+
+def test_empty_focus() -> None:
+    assert fhirpath.evaluate([], "name.given") == []
+    assert fhirpath.evaluate([], "$this.exists()") == [False]
