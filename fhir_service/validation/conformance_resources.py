@@ -1,4 +1,5 @@
-"""Checks of StructureDefinitions given as instances: their differential must produce a snapshot.
+"""Checks of conformance resources given as instances (StructureDefinition, SearchParameter) and of reports
+against their definitions (MeasureReport), beyond what their StructureDefinitions express.
 
 As the HL7 validator does when it validates a profile: a differential the snapshot generator rejects (an element
 that is not in the base, a choice renamed to a type it does not have, a base that cannot be found) is an error
@@ -29,3 +30,64 @@ def check_structure_definition(walk: "Walk", sd: dict[str, Any], expr: str, loc:
         walk.issue("error", "processing", "Error generating Snapshot: the definition derives from itself", expr, loc)
     except Exception as exc:  # noqa: BLE001 - SnapshotError and whatever a broken differential provokes
         walk.issue("error", "processing", f"Error generating Snapshot: {exc}", expr, loc)
+
+
+def check_fixed_values_kept(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
+    """A profile may not change a fixed value of the profile it derives from (e.g. an extension's fixed url)."""
+    base_url = sd.get("baseDefinition")
+    elements = (sd.get("differential") or {}).get("element") if isinstance(sd.get("differential"), dict) else None
+    if not isinstance(base_url, str) or not isinstance(elements, list) or base_url == sd.get("url"):
+        return
+    try:
+        base = walk.defs.structure_definition(base_url) if "/StructureDefinition/" in base_url else None
+    except Exception:  # noqa: BLE001 - an unusable base is reported by check_structure_definition
+        return
+    if not isinstance(base, dict):
+        return
+    base_elements = {e.get("id") or e.get("path"): e for e in (base.get("snapshot") or {}).get("element", [])}
+    for i, element in enumerate(elements):
+        if not isinstance(element, dict):
+            continue
+        original = base_elements.get(element.get("id") or element.get("path"))
+        if not original:
+            continue
+        for key, value in element.items():
+            if key.startswith("fixed") and key in original and original[key] != value:
+                walk.issue("error", "value", f"Value is '{value}' but is fixed to '{original[key]}' in the profile "
+                           f"{base_url}, because the value must match the fixed value defined there",
+                           f"{expr}.differential.element[{i}]", loc + ("differential", "element", i, key))
+
+
+def check_search_parameter(walk: "Walk", sp: dict[str, Any], expr: str, loc: Location) -> None:
+    """A SearchParameter derived from another keeps its type and applies to (a subset of) its base types."""
+    derived_from = sp.get("derivedFrom")
+    if not isinstance(derived_from, str):
+        return
+    parent = walk.defs.resolve(derived_from)
+    if not isinstance(parent, dict) or parent.get("resourceType") != "SearchParameter":
+        return
+    if isinstance(sp.get("type"), str) and isinstance(parent.get("type"), str) and sp["type"] != parent["type"]:
+        walk.issue("error", "business-rule", f"The type {sp['type']} is different to the type {parent['type']} in "
+                   f"the derivedFrom SearchParameter {derived_from}", expr, loc)
+    parent_bases = set(parent.get("base") or [])
+    for i, base in enumerate(sp.get("base") or []):
+        if isinstance(base, str) and parent_bases and base not in parent_bases \
+                and not parent_bases & {"Resource", "DomainResource"}:
+            walk.issue("error", "business-rule", f"The resource type {base} is not listed as a base in the "
+                       f"SearchParameter this is derived from ({derived_from})", f"{expr}.base[{i}]",
+                       loc + ("base", i))
+
+
+def check_measure_report(walk: "Walk", report: dict[str, Any], expr: str, loc: Location) -> None:
+    """A MeasureReport for a cohort measure has no measureScore (the Measure's scoring says what it reports)."""
+    url = report.get("measure")
+    measure = walk.defs.resolve(url) if isinstance(url, str) else None
+    if not isinstance(measure, dict) or measure.get("resourceType") != "Measure":
+        return
+    scoring = {c.get("code") for c in (measure.get("scoring") or {}).get("coding", []) if isinstance(c, dict)}
+    if "cohort" not in scoring:
+        return
+    for i, group in enumerate(report.get("group") or []):
+        if isinstance(group, dict) and "measureScore" in group:
+            walk.issue("error", "business-rule", "No measureScore when the scoring of the message is 'cohort'",
+                       f"{expr}.group[{i}].measureScore", loc + ("group", i, "measureScore"))

@@ -41,7 +41,7 @@ def _context_allows(walk: "Walk", structure: CompiledStructure, owner_path: str,
         if "#" in expression and expression.split("#", 1)[0] == owner_type:
             return True
         head = expression.split(".", 1)[0].split("#", 1)[0]
-        if walk.defs.structure_definition(head) is None:
+        if walk.defs.resolve(head if ":" in head else "http://hl7.org/fhir/StructureDefinition/" + head) is None:
             return True  # a type of another FHIR release (CanonicalResource): cannot be judged here
         if owner_type in ("BackboneElement", "Element") and expression == owner_path:
             return True

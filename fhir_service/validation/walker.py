@@ -146,6 +146,11 @@ class Walk:
             questionnaire.check_definition(self, res, expr, loc)
         elif rtype == "StructureDefinition" and not was_secondary:
             conformance_resources.check_structure_definition(self, res, expr, loc)
+            conformance_resources.check_fixed_values_kept(self, res, expr, loc)
+        elif rtype == "SearchParameter" and not was_secondary:
+            conformance_resources.check_search_parameter(self, res, expr, loc)
+        elif rtype == "MeasureReport" and not was_secondary:
+            conformance_resources.check_measure_report(self, res, expr, loc)
         if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:
             try:
                 for found in self.bundle_check(res, expr, loc):
