@@ -168,6 +168,7 @@ class Walk:
                 if isinstance(url, str):
                     urls.append((url, loc + ("meta", "profile", i), False))
         urls.extend((url, loc, explicit) for url in extra)
+        urls.extend((url, loc, True) for url in global_profiles(self.defs).get(rtype, ()))
         result: list[CompiledStructure] = []
         seen: set[str] = set()
         for url, where, is_explicit in urls:
@@ -636,6 +637,19 @@ class Walk:
                     severity = "warning" if c.severity == "warning" else "error"
                     self.issue(severity, "invariant", f"Constraint failed: {c.key}: '{c.human}'", expr, loc,
                                rule=c.key)
+
+
+def global_profiles(definitions: Definitions) -> dict[str, tuple[str, ...]]:
+    """Profiles that loaded ImplementationGuides declare `global`: every resource of the type must conform."""
+    def build() -> dict[str, tuple[str, ...]]:
+        found: dict[str, list[str]] = {}
+        for guide in definitions.resources_of_type("ImplementationGuide"):
+            for item in guide.get("global", []) or []:
+                if isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("profile"), str):
+                    found.setdefault(item["type"], []).append(item["profile"])
+        return {k: tuple(v) for k, v in found.items()}
+
+    return definitions.memo(("validation.global_profiles",), build)
 
 
 def _shortcut_plan(c: Constraint) -> Any:
