@@ -19,6 +19,7 @@ from fhir_service.rest.http import (FHIR_JSON, FORM, JSON_TYPES, FhirError, Requ
                                     etag, media_type, outcome_of, parse_etag)
 from fhir_service.rest.search_request import parse_search
 from fhir_service.rest.summary import subset
+from fhir_service.rest import shape
 from fhir_service.rest.validation_hook import validate
 from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError, StoredResource
@@ -36,6 +37,7 @@ class RestConfig:
     """Server behaviour a deployment chooses."""
 
     validate_on_write: str = "off"  # off | warn | enforce (against meta.profile)
+    reject_malformed: bool = True  # 400 for resources a FHIR parser would reject (see rest.shape)
     max_body_bytes: int = DEFAULT_MAX_BODY
     software_name: str = "fhir-service (CAR-T toxicity)"
 
@@ -148,14 +150,25 @@ class FhirRest:
         return resource
 
     def _validate_on_write(self, resource: dict[str, Any]) -> list[Any]:
-        """Validate against meta.profile when configured; enforce -> 422, warn -> issues for the response."""
+        """The write interceptor. A resource that is not parseable FHIR is a 400 (always, unless
+        configured off); then, when configured, validation against its meta.profile: enforce -> 422,
+        warn -> logged and returned to a client asking for Prefer: return=OperationOutcome."""
+        if self.config.reject_malformed:
+            problems = shape.check(resource, self.definitions)
+            if problems:
+                raise _Malformed(problems)
         mode = self.config.validate_on_write
-        profiles = (resource.get("meta") or {}).get("profile") or []
+        meta = resource.get("meta")
+        profiles = [p for p in (meta.get("profile") or [] if isinstance(meta, dict) else []) if isinstance(p, str)]
         if mode == "off" or not profiles:
             return []
         issues = validate(resource, self.definitions, profiles)
         if mode == "enforce" and has_errors(issues):
             raise _Unprocessable(issues)
+        if has_errors(issues):
+            log.warning("%s does not conform to %s: %d error(s) (validate-on-write=warn)",
+                        resource.get("resourceType"), ", ".join(map(str, profiles)),
+                        sum(i.is_error for i in issues))
         return issues
 
     def _written(self, request: Request, stored: StoredResource, status: int,
@@ -185,7 +198,7 @@ class FhirRest:
         return Response(200, headers, self._shape(request, stored.resource))
 
     def vread(self, request: Request, repo: Any, type: str, id: str, vid: str) -> Response:
-        if not vid.isdigit():
+        if not vid.isdigit() or len(vid) > 9:
             raise FhirError(404, f"{type}/{id} has no version {vid!r}", "not-found")
         stored = repo.vread(type, id, int(vid))
         return Response(200, bundles.resource_headers(request.base, stored), stored.resource)
@@ -327,7 +340,11 @@ class FhirRest:
         resource: Any = body
         if body.get("resourceType") == "Parameters":
             resource = None
-            for parameter in body.get("parameter") or []:
+            parameters = body.get("parameter") or []
+            if not isinstance(parameters, list) or not all(isinstance(p, dict) for p in parameters):
+                raise FhirError(400, "Parameters.parameter must be an array of objects", "structure",
+                                "Parameters.parameter")
+            for parameter in parameters:
                 name = parameter.get("name")
                 if name == "resource":
                     resource = parameter.get("resource")
@@ -376,6 +393,17 @@ class FhirRest:
         if resource is None or (summary is None and not elements):
             return resource
         return subset(resource, summary, elements or None, self.definitions)
+
+
+class _Malformed(FhirError):
+    """A resource a FHIR parser would reject: 400 with the validator's issues."""
+
+    def __init__(self, issues: list[Any]) -> None:
+        super().__init__(400, "the resource is not valid FHIR R4 JSON", "structure")
+        self.issues = issues
+
+    def outcome(self) -> dict[str, Any]:
+        return operation_outcome(self.issues)
 
 
 class _Unprocessable(FhirError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from decimal import Decimal
 from typing import Any, Sequence
 
 from fhir_service.validation.outcome import Issue
@@ -31,8 +32,20 @@ def _validator(definitions: Any) -> Any | None:
     return _validators[key]
 
 
+def _plain(value: Any) -> Any:
+    """The server keeps decimals as Decimal (precision); the validator reads JSON numbers as float."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
 def validate(resource: Any, definitions: Any, profiles: Sequence[str] = ()) -> list[Issue]:
     validator = _validator(definitions)
+    resource = _plain(resource)
     if validator is not None:
         try:
             return list(validator.validate(resource, profiles))

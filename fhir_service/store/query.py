@@ -106,8 +106,8 @@ def decimal_range(text: str, what: str) -> tuple[Decimal, Decimal, Decimal]:
         number = Decimal(text)
     except InvalidOperation:
         raise InvalidSearch(f"{what}: {text!r} is not a number") from None
-    if not number.is_finite():
-        raise InvalidSearch(f"{what}: {text!r} is not a finite number")
+    if not number.is_finite() or abs(number) > Decimal("1e300") or (number and abs(number) < Decimal("1e-300")):
+        raise InvalidSearch(f"{what}: {text!r} is not a number this server can compare")
     exponent = number.as_tuple().exponent
     half = Decimal(5) * Decimal(10) ** (int(exponent) - 1)  # type: ignore[arg-type]
     return number, number - half, number + half

@@ -133,6 +133,15 @@ class SqlRepository:
             return out
         return self.definitions.memo(("store-compartments",), build).get(compartment, {})
 
+    def expunge_all(self) -> None:
+        """Delete every resource, version and index row (an administrative reset: tests, re-imports)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(fhir_write=True)
+            with conn.begin():
+                for table in reversed(self.tables.metadata.sorted_tables):
+                    conn.execute(delete(table))
+        self.registry = SearchParamRegistry(self.definitions)
+
     def drop_schema(self) -> None:
         """Drop this prefix's tables (test clean-up)."""
         self.tables.metadata.drop_all(self.engine)
@@ -237,6 +246,8 @@ class Session:
             stamp = existing.updated_us + 1  # lastUpdated never goes backwards for one resource
         body = dict(resource)
         body["id"] = id
+        if not isinstance(body.get("meta") or {}, dict):
+            raise InvalidResource("meta must be an object", f"{resource_type}.meta")
         meta = dict(body.get("meta") or {})
         meta["versionId"] = str(version)
         meta["lastUpdated"] = instant(stamp)
@@ -465,6 +476,8 @@ class Session:
             total = self.conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
         elif next_cursor is None and not query.cursor:
             total = len(matches)
+        for spec in [*query.include, *query.revinclude]:
+            self._include_spec(spec.removeprefix("iterate:"))  # a malformed one is a 400 even with no match
         included = self._includes(matches, query) if matches else []
         return SearchResult(matches=[_stored(row, "GET") for row in matches], included=included, total=total,
                             next_cursor=next_cursor, ignored=builder.ignored)
@@ -500,19 +513,24 @@ class Session:
             frontier = found
         return [_stored(row, "GET") for row in included]
 
-    def _include_rows(self, rows: list[Any], spec: str, reverse: bool) -> list[Any]:
+    def _include_spec(self, spec: str) -> tuple[str | None, str, str | None]:
+        """(source type, parameter or *, target type) of an _include/_revinclude value."""
         if spec == "*":
-            source, name, target = None, "*", None
-        else:
-            parts = spec.split(":")
-            if len(parts) not in (2, 3) or not all(parts):
-                raise InvalidSearch(f"include {spec!r} is not Type:parameter[:targetType]")
-            source, name, target = parts[0], parts[1], (parts[2] if len(parts) == 3 else None)
-            self._check_type(source)
-            if name != "*":
-                param = self.repo.registry.get(source, name)
-                if param is None or param.type != "reference":
-                    raise InvalidSearch(f"{source}:{name} is not a reference search parameter")
+            return None, "*", None
+        parts = spec.split(":")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise InvalidSearch(f"include {spec!r} is not Type:parameter[:targetType]")
+        source, name, target = parts[0], parts[1], (parts[2] if len(parts) == 3 else None)
+        if source not in self.repo.resource_types or (target and target not in self.repo.resource_types):
+            raise InvalidSearch(f"include {spec!r} names an unknown resource type")
+        if name != "*":
+            param = self.repo.registry.get(source, name)
+            if param is None or param.type != "reference":
+                raise InvalidSearch(f"{source}:{name} is not a reference search parameter")
+        return source, name, target
+
+    def _include_rows(self, rows: list[Any], spec: str, reverse: bool) -> list[Any]:
+        source, name, target = self._include_spec(spec)
         ref, r = self.t.reference, self.t.resource
         other = r.alias()
         base = r.alias()

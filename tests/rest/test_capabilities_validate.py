@@ -1,6 +1,8 @@
 """/metadata reflects what is supported; $validate answers with an OperationOutcome; validate-on-write."""
 from __future__ import annotations
 
+import pytest
+
 from tests.rest.conftest import Client
 
 
@@ -47,13 +49,40 @@ def test_validate_a_parameters_body_and_type_mismatch(client: Client) -> None:
     assert client("POST", "/Observation/$validate", {"resourceType": "Patient"}).status == 400
 
 
+BODYTEMP = {"resourceType": "Observation", "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/bodytemp"]},
+            "status": "final", "code": {"text": "temperature"}, "subject": {"reference": "Patient/a"},
+            "effectiveDateTime": "2024-03-01"}  # no vital-signs category, no LOINC code, no value: not a bodytemp
+
+
 def test_validate_on_write_enforce_rejects_with_422(client: Client) -> None:
     client.rest.config.validate_on_write = "enforce"
-    profiled = {"resourceType": "Patient", "meta": {"profile": ["http://hl7.org/fhir/StructureDefinition/Patient"]},
-                "gender": 5}
-    response = client("POST", "/Patient", profiled)
+    response = client("POST", "/Observation", BODYTEMP)
     assert response.status == 422 and response.body["resourceType"] == "OperationOutcome"
-    ok = client("POST", "/Patient", {**profiled, "gender": "male"})
-    assert ok.status == 201
+    assert any(i["code"] == "required" for i in response.body["issue"])
+    unprofiled = {k: v for k, v in BODYTEMP.items() if k != "meta"}
+    assert client("POST", "/Observation", unprofiled).status == 201
+
+
+def test_validate_on_write_warn_and_off_accept(client: Client) -> None:
+    client.rest.config.validate_on_write = "warn"
+    warned = client("POST", "/Observation", BODYTEMP, headers={"Prefer": "return=OperationOutcome"})
+    assert warned.status == 201 and any(i["severity"] == "error" for i in warned.body["issue"])
     client.rest.config.validate_on_write = "off"
-    assert client("POST", "/Patient", profiled).status == 201
+    assert client("POST", "/Observation", BODYTEMP).status == 201
+
+
+@pytest.mark.parametrize("resource", [
+    {"resourceType": "Patient", "gender": 5},                      # wrong JSON type
+    {"resourceType": "Patient", "shoeSize": 42},                   # unknown element
+    {"resourceType": "Patient", "birthDate": "2020-13-01"},        # malformed primitive
+    {"resourceType": "Patient", "meta": {"profile": "x"}},         # a list expected
+])
+def test_unparseable_resources_are_400_on_every_write(client: Client, resource: dict) -> None:
+    response = client("POST", "/Patient", resource)
+    assert response.status == 400 and response.body["issue"][0]["code"] in ("structure", "value")
+    assert client("PUT", "/Patient/x", {**resource, "id": "x"}).status == 400
+
+
+def test_bad_codes_and_missing_elements_are_not_parse_errors(client: Client) -> None:
+    assert client("POST", "/Patient", {"resourceType": "Patient", "gender": "xx"}).status == 201
+    assert client("POST", "/Observation", {"resourceType": "Observation", "code": {"text": "x"}}).status == 201

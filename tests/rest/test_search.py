@@ -9,13 +9,15 @@ from tests.rest.conftest import BASE, Client
 @pytest.fixture
 def loaded(client: Client) -> Client:
     for i in range(5):
-        client("PUT", f"/Patient/p{i}", {"resourceType": "Patient", "id": f"p{i}", "gender": "female",
+        assert client("PUT", f"/Patient/p{i}", {"resourceType": "Patient", "id": f"p{i}", "gender": "female",
                                          "name": [{"family": f"Fam{i}"}], "birthDate": f"198{i}-01-01",
-                                         "text": {"status": "generated", "div": "<div>x</div>"}})
-    client("PUT", "/Observation/o1", {"resourceType": "Observation", "id": "o1", "status": "final",
+                                         "text": {"status": "generated",
+                                                  "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}}
+               ).status == 201
+    assert client("PUT", "/Observation/o1", {"resourceType": "Observation", "id": "o1", "status": "final",
                                       "code": {"text": "t"}, "subject": {"reference": "Patient/p1"},
-                                      "performer": [{"reference": "Practitioner/dr"}]})
-    client("PUT", "/Practitioner/dr", {"resourceType": "Practitioner", "id": "dr"})
+                                      "performer": [{"reference": "Practitioner/dr"}]}).status == 201
+    assert client("PUT", "/Practitioner/dr", {"resourceType": "Practitioner", "id": "dr"}).status == 201
     return client
 
 

@@ -5,6 +5,7 @@ runs and other engineers' data in the shared `test` database are left alone.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import os
 import uuid
@@ -34,6 +35,21 @@ def postgres_unreachable() -> str | None:
         return f"PostgreSQL at {PG_URL} not reachable: {type(exc).__name__}: {str(exc).splitlines()[0]}"
 
 
+_shared_pg: list[SqlRepository] = []
+
+
+def _postgres_repository() -> SqlRepository:
+    """One PostgreSQL repository (own table prefix) per test run, emptied before each test: creating
+    tables per test costs more than the tests. Its tables are dropped when the run ends."""
+    if not _shared_pg:
+        repo = SqlRepository(PG_URL, prefix=f"t{uuid.uuid4().hex[:10]}_")
+        atexit.register(repo.drop_schema)
+        _shared_pg.append(repo)
+    repo = _shared_pg[0]
+    repo.expunge_all()
+    return repo
+
+
 def make_repository(backend: str, tmp_path: Path) -> Iterator[SqlRepository]:
     if backend == "sqlite":
         repo = SqlRepository(f"sqlite:///{tmp_path / 'fhir.sqlite3'}")
@@ -43,8 +59,4 @@ def make_repository(backend: str, tmp_path: Path) -> Iterator[SqlRepository]:
     reason = postgres_unreachable()
     if reason:
         pytest.skip(reason)
-    repo = SqlRepository(PG_URL, prefix=f"t{uuid.uuid4().hex[:10]}_")
-    try:
-        yield repo
-    finally:
-        repo.drop_schema()
+    yield _postgres_repository()

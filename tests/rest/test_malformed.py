@@ -1,0 +1,64 @@
+"""Malformed requests of every kind get a 4xx OperationOutcome, never a 500."""
+from __future__ import annotations
+
+import pytest
+
+from tests.rest.conftest import Client
+
+JSON = {"Content-Type": "application/fhir+json"}
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+CASES = [
+    ("POST", "/Patient", b"\xff\xfe\x00garbage", JSON),
+    ("POST", "/Patient", b'{"resourceType": 5}', JSON),
+    ("POST", "/Patient", b'{"resourceType": "Patient", "meta": "x"}', JSON),
+    ("POST", "/Patient", b'{"resourceType": "Patient", "meta": {"profile": "not-a-list"}}', JSON),
+    ("PUT", "/Patient/a", b'{"resourceType": "Patient", "id": 7}', JSON),
+    ("PUT", "/Patient/a", b'{"resourceType": "Patient", "id": "a", "birthDate": {"nested": [1, 2]}}', JSON),
+    ("POST", "", b'{"resourceType": "Bundle", "type": "transaction", "entry": "x"}', JSON),
+    ("POST", "", b'{"resourceType": "Bundle", "type": "transaction", "entry": [5]}', JSON),
+    ("POST", "", b'{"resourceType": "Bundle", "type": "transaction", "entry": [{"request": {"method": "PUT", '
+                 b'"url": "Patient/a"}, "resource": "x"}]}', JSON),
+    ("POST", "", b'{"resourceType": "Bundle", "type": "transaction", "entry": [{"request": {"method": "GET", '
+                 b'"url": "Patient?birthdate=2020-99"}}]}', JSON),
+    ("POST", "", b'{"resourceType": "Bundle", "type": "transaction", "entry": [{"request": {"method": "POST", '
+                 b'"url": "Nothing"}, "resource": {"resourceType": "Nothing"}}]}', JSON),
+    ("POST", "/Patient/$validate", b'{"resourceType": "Parameters", "parameter": "x"}', JSON),
+    ("POST", "/Patient/_search", b"\xff=\xfe", FORM),
+    ("GET", "/Patient?_sort=-", b"", {}),
+    ("GET", "/Patient?_include=Patient", b"", {}),
+    ("GET", "/Patient?_include=Nothing:x", b"", {}),
+    ("GET", "/Patient?_has:Observation", b"", {}),
+    ("GET", "/Patient?_has:Observation:subject", b"", {}),
+    ("GET", "/Observation?subject.nothing=1", b"", {"Prefer": "handling=strict"}),
+    ("GET", "/Observation?value-quantity=1|2|3|4", b"", {}),
+    ("GET", "/Observation?value-quantity=1e999999", b"", {}),
+    ("GET", "/Observation?value-quantity=gt", b"", {}),
+    ("GET", "/Observation?subject=Patient/a/b/c", b"", {}),
+    ("GET", "/Patient?identifier:of-type=a|b", b"", {}),
+    ("GET", "/Patient?_lastUpdated:exact=2020", b"", {}),
+    ("GET", "/Patient?birthdate=eq", b"", {}),
+    ("GET", "/?_type=Nothing", b"", {}),
+    ("GET", "/Patient/a/_history/99999999999999999999999", b"", {}),
+    ("GET", "/Patient/../../etc/passwd", b"", {}),
+    ("GET", "/Patient/a", b"", {"If-None-Match": "garbage"}),
+    ("GET", "/_history?_since=yesterday", b"", {}),
+    ("DELETE", "/Patient?", b"", {}),
+    ("PUT", "/Patient?identifier=x", b"[]", JSON),
+]
+
+
+@pytest.mark.parametrize("method,path,body,headers", CASES)
+def test_malformed_request_is_a_4xx_outcome(client: Client, method: str, path: str, body: bytes,
+                                             headers: dict[str, str]) -> None:
+    response = client(method, path, body, headers=headers)
+    assert 400 <= response.status < 500, (response.status, response.body)
+    if response.status >= 400:
+        assert response.body["resourceType"] == "OperationOutcome"
+
+
+def test_a_batch_reports_a_nested_batch_as_a_failed_entry(client: Client) -> None:
+    body = {"resourceType": "Bundle", "type": "batch", "entry": [
+        {"request": {"method": "POST", "url": ""}, "resource": {"resourceType": "Bundle", "type": "batch"}}]}
+    response = client("POST", "", body)
+    assert response.status == 200 and response.body["entry"][0]["response"]["status"].startswith("400")
