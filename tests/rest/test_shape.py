@@ -1,0 +1,45 @@
+"""The parse-level check (rest.shape): what a FHIR JSON parser rejects, and what it leaves to validation."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from fhir_service.definitions import Definitions
+from fhir_service.rest.shape import check
+
+
+@pytest.mark.parametrize("resource,expression", [
+    ({"resourceType": "Patient", "gender": 5}, "Patient.gender"),
+    ({"resourceType": "Patient", "shoeSize": 42}, "Patient.shoeSize"),
+    ({"resourceType": "Patient", "name": {"family": "x"}}, "Patient.name"),
+    ({"resourceType": "Patient", "gender": ["male"]}, "Patient.gender"),
+    ({"resourceType": "Patient", "active": "true"}, "Patient.active"),
+    ({"resourceType": "Patient", "birthDate": "2020-13-01"}, "Patient.birthDate"),
+    ({"resourceType": "Patient", "birthDate": "2020-01-01T10:00:00Z"}, "Patient.birthDate"),
+    ({"resourceType": "Patient", "multipleBirthInteger": Decimal("1.5")}, "Patient.multipleBirthInteger"),
+    ({"resourceType": "Patient", "name": [{"given": "Ann"}]}, "Patient.name[0].given"),
+    ({"resourceType": "Patient", "contained": [{"resourceType": "Nope"}]}, "Patient.contained[0]"),
+    ({"resourceType": "Observation", "component": [{"valueQuantity": {"value": "7"}}]},
+     "Observation.component[0].valueQuantity.value"),
+    ({"resourceType": "Observation", "valueDate": "2020"}, "Observation.valueDate"),  # not a value[x] type
+    ({"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient", "x": 1}}]},
+     "Bundle.entry[0].resource.x"),
+    ({"resourceType": "Questionnaire", "item": [{"item": [{"linkId": 5}]}]}, "Questionnaire.item[0].item[0].linkId"),
+])
+def test_what_a_parser_rejects(definitions: Definitions, resource: dict, expression: str) -> None:
+    issues = check(resource, definitions)
+    assert issues and issues[0].expression == expression and issues[0].is_error
+
+
+@pytest.mark.parametrize("resource", [
+    {"resourceType": "Patient", "gender": "not-a-code"},                                 # terminology
+    {"resourceType": "Observation"},                                                     # cardinality
+    {"resourceType": "Patient", "extension": [{"url": "http://example.org/x", "valueString": "a"}]},
+    {"resourceType": "Patient", "birthDate": "1970", "_birthDate": {"extension": []}},
+    {"resourceType": "Patient", "name": [{"given": ["A", None], "_given": [None, {"id": "g"}]}]},
+    {"resourceType": "Observation", "valueQuantity": {"value": Decimal("1.50")}, "effectivePeriod": {"start": "2020"}},
+    {"resourceType": "Patient", "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\"/>"}},
+])
+def test_what_a_parser_accepts(definitions: Definitions, resource: dict) -> None:
+    assert check(resource, definitions) == []
