@@ -90,3 +90,48 @@ def check(walk: "Walk", val: dict[str, Any], elem: ElementDef, expr: str, loc: L
     if actual is not None and actual not in allowed:
         walk.issue("error", "structure", f"Invalid Resource target type. Found {actual}, but expected one of "
                    f"({', '.join(sorted(allowed))})", f"{expr}.reference", loc + ("reference",))
+        return
+    check_target_profiles(walk, reference, elem, expr, loc, frame)
+
+
+def _target(reference: str, frame: "ResourceFrame") -> dict[str, Any] | None:
+    if reference.startswith("#"):
+        return frame.contained(reference[1:]) if reference != "#" else frame.resource
+    if frame.resolver is None:
+        return None
+    try:
+        found = frame.resolver(reference)
+    except Exception:  # noqa: BLE001
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def check_target_profiles(walk: "Walk", reference: str, elem: ElementDef, expr: str, loc: Location,
+                          frame: "ResourceFrame") -> None:
+    """A resolvable target (contained, or in the same Bundle) must conform to one of the element's target
+    profiles that are not plain core types. A target that declares one of them in meta.profile is validated
+    against it as a resource of its own, so it is not checked again here; each (target, profile) once per call."""
+    ref = elem.type_ref("Reference")
+    profiles = [u for u in (ref.target_profiles if ref else ()) if not (u.startswith(FHIR_SD)
+                                                                     and "/" not in u[len(FHIR_SD):])]
+    if not profiles:
+        return
+    target = _target(reference, frame)
+    if target is None:
+        return
+    meta = target.get("meta")
+    claimed = set(meta.get("profile", []) or []) if isinstance(meta, dict) else set()
+    if claimed & set(profiles):
+        return
+    candidates = [u for u in profiles if _profile_type(walk, u) in (None, target.get("resourceType"))]
+    if not candidates:
+        return
+    if not any(walk.conforms(target, url) for url in candidates):
+        walk.issue("error", "structure", f"The resource referenced by '{reference}' does not conform to the target "
+                   f"profile{'s' if len(candidates) > 1 else ''} {', '.join(candidates)}", f"{expr}.reference",
+                   loc + ("reference",))
+
+
+def _profile_type(walk: "Walk", url: str) -> str | None:
+    sd = walk.defs.resolve(url)
+    return sd.get("type") if isinstance(sd, dict) else None

@@ -232,12 +232,11 @@ def _conforms(walk: "Walk", value: Any, url: str, frame: "ResourceFrame") -> boo
     prof = compiled(walk.defs, url)
     if prof is None:
         return False
+    if isinstance(value, dict) and "resourceType" in value:
+        return walk.conforms(value, url)
     probe = WalkClass(walk.defs)
     probe.secondary = True
-    if isinstance(value, dict) and "resourceType" in value:
-        probe.resource(value, value.get("resourceType", ""), (), [url], explicit_profiles=True)
-    else:
-        probe.value(value, prof.root, prof.type, "", (), frame, 0, structure=prof)
+    probe.value(value, prof.root, prof.type, "", (), frame, 0, structure=prof)
     return not any(i.is_error for i in probe.issues)
 
 

@@ -85,8 +85,25 @@ class Walk:
         self._seen: set[tuple] = set()
         self.secondary = False  # a later profile's walk: nested resources were already validated
         self.too_deep = False
+        self._conformance: dict[tuple[int, str], bool] = {}
         self.security_checks = security_checks
         self.example_urls = example_urls
+
+    def conforms(self, resource: dict, url: str) -> bool:
+        """Whether `resource` has no errors against profile `url` (a separate walk; memoised per call, and a
+        reference cycle counts as conforming while it is being checked)."""
+        key = (id(resource), url)
+        cached = self._conformance.get(key)
+        if cached is not None:
+            return cached
+        self._conformance[key] = True  # in progress: a cycle back to it does not recurse
+        probe = Walk(self.defs, resolver_factory=self.resolver_factory, bindings=self.bindings)
+        probe._conformance = self._conformance
+        probe.secondary = True
+        probe.resource(resource, str(resource.get("resourceType", "")), (), [url], explicit_profiles=True)
+        result = not any(i.is_error for i in probe.issues)
+        self._conformance[key] = result
+        return result
 
     # -- issues ------------------------------------------------------------------------------------------
     def issue(self, severity: str, code: str, message: str, expression: str, location: Location,

@@ -69,3 +69,19 @@ def test_large_bundle_is_linear_not_quadratic(validator: Validator) -> None:
     """Not a timing test: the resolver and the walk visit each entry once, so 2,000 entries validate at all."""
     entries = [(f"urn:uuid:00000000-0000-4000-8000-{i:012d}", patient(gender="female")) for i in range(2000)]
     assert not errors(validator.validate(bundle(*entries)))
+
+
+def test_reference_target_must_conform_to_the_target_profile() -> None:
+    from tests.validation.vhelpers import definitions_with, profile
+
+    base = "http://example.test/StructureDefinition/"
+    dated = profile(base + "dated-patient", "Patient", [{"path": "Patient.birthDate", "min": 1}])
+    obs = profile(base + "obs-dated", "Observation", [
+        {"path": "Observation.subject", "type": [{"code": "Reference", "targetProfile": [dated["url"]]}]}])
+    validator = Validator(definitions_with(dated, obs))
+    observation_ = observation(meta={"profile": [obs["url"]]})
+    undated = bundle((PATIENT, patient()), (OBS, observation_))
+    issues = errors(validator.validate(undated))
+    assert [i.expression for i in issues] == ["Bundle.entry[1].resource.subject.reference"], messages(issues)
+    dated_bundle = bundle((PATIENT, patient(birthDate="1970-01-01")), (OBS, observation_))
+    assert not errors(validator.validate(dated_bundle))
