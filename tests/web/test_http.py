@@ -83,3 +83,25 @@ def test_search_by_post_over_http(base: str) -> None:
                  headers={"Content-Type": FHIR_JSON})
     response = requests.post(f"{base}/Patient/_search", data={"gender": "other"})
     assert response.status_code == 200 and response.json()["total"] == 1
+
+
+def test_parallel_conditional_creates_over_http_make_one_resource(base: str) -> None:
+    import threading
+
+    statuses: list[int] = []
+    barrier = threading.Barrier(6)
+    body = {"resourceType": "Patient", "identifier": [{"system": "urn:mrn", "value": "race"}]}
+
+    def worker() -> None:
+        barrier.wait()
+        response = requests.post(f"{base}/Patient", json=body,
+                                 headers={"Content-Type": FHIR_JSON, "If-None-Exist": "identifier=urn:mrn|race"})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == [200] * 5 + [201]
+    assert requests.get(f"{base}/Patient?identifier=urn:mrn|race").json()["total"] == 1
