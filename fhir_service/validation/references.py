@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from fhir_service.validation.walker import ResourceFrame, Walk
 
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
+_RELATIVE = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-\.]{1,64}(?:/_history/[A-Za-z0-9\-\.]{1,64})?")
 _TYPE_ID = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/[A-Za-z0-9\-\.]{1,64}(?:/_history/[A-Za-z0-9\-\.]{1,64})?$")
 
 
@@ -70,6 +71,10 @@ def check(walk: "Walk", val: dict[str, Any], elem: ElementDef, expr: str, loc: L
     if not isinstance(reference, str):
         return
     target_type, found = reference_type(reference, frame)
+    if walk.check_references and frame.local_context and _RELATIVE.fullmatch(reference) \
+            and _target(reference, frame) is None:
+        walk.issue("error", "not-found", f"Unable to resolve resource with reference '{reference}'",
+                   f"{expr}.reference", loc + ("reference",))
     if not found:
         walk.issue("error", "structure", f"Unable to resolve the contained resource for the reference '{reference}' "
                    "(ref-1: SHALL have a contained resource if a local reference is provided)",

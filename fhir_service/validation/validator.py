@@ -39,20 +39,23 @@ class Validator:
     """Validates FHIR R4 JSON against the base specification, profiles and extra rule layers."""
 
     def __init__(self, definitions: Definitions | None = None, *, rules: Sequence[Rule] = (),
-                 security_checks: bool = False, example_urls: bool = True) -> None:
+                 security_checks: bool = False, example_urls: bool = True, check_references: bool = False) -> None:
         """`security_checks`: strings that look like HTML are errors (content to be shown unescaped);
-        `example_urls`: whether example.org / example.com URLs are acceptable (False for production content)."""
+        `example_urls`: whether example.org / example.com URLs are acceptable (False for production content);
+        `check_references`: relative references inside a Bundle or Parameters must resolve to one of its
+        resources (the Bundle rules report unresolved Bundle references anyway)."""
         self.definitions = definitions if definitions is not None else default_definitions()
         self.rules = tuple(rules)
         self.security_checks = security_checks
         self.example_urls = example_urls
+        self.check_references = check_references
         self._bundle_check, self._make_resolver = _bundle_hooks()
 
     def validate(self, resource: Any, profiles: Sequence[str] = ()) -> list[Issue]:
         """Every issue found in `resource` (parsed JSON of any shape), in document order of discovery."""
         walk = Walk(self.definitions, bundle_check=self._bundle_check, resolver_factory=self._make_resolver,
                     bindings=_bindings(self.definitions), security_checks=self.security_checks,
-                    example_urls=self.example_urls)
+                    example_urls=self.example_urls, check_references=self.check_references)
         rtype = resource.get("resourceType") if isinstance(resource, dict) else None
         expr = rtype if isinstance(rtype, str) and rtype else ""
         if not isinstance(resource, dict):

@@ -38,13 +38,14 @@ BundleCheck = Callable[[dict, str, Location], list[Issue]]
 class ResourceFrame:
     """What invariants and references need to know about the resource being walked."""
 
-    __slots__ = ("resource", "root", "resolver", "contained_ids")
+    __slots__ = ("resource", "root", "resolver", "contained_ids", "local_context")
 
-    def __init__(self, resource: dict, root: dict, resolver: Any) -> None:
+    def __init__(self, resource: dict, root: dict, resolver: Any, local_context: bool = False) -> None:
         self.resource = resource
         self.root = root
         self.resolver = resolver
         self.contained_ids: dict[str, dict] | None = None
+        self.local_context = local_context  # inside a Bundle or Parameters: relative references resolve here
 
     def for_entry(self, full_url: str) -> "ResourceFrame":
         """This frame with a resolver that knows the referring Bundle entry's fullUrl."""
@@ -56,7 +57,7 @@ class ResourceFrame:
             except TypeError:  # a one-argument resolver
                 return base(reference)
 
-        return ResourceFrame(self.resource, self.root, resolve)
+        return ResourceFrame(self.resource, self.root, resolve, self.local_context)
 
     def contained(self, ref_id: str) -> dict | None:
         """The contained resource `#ref_id` refers to: in the container (siblings of a contained resource)."""
@@ -76,7 +77,8 @@ class Walk:
 
     def __init__(self, definitions: Definitions, *, bundle_check: BundleCheck | None = None,
                  resolver_factory: Callable[[dict], Any] | None = None, bindings: Any = None,
-                 security_checks: bool = False, example_urls: bool = True) -> None:
+                 security_checks: bool = False, example_urls: bool = True,
+                 check_references: bool = False) -> None:
         self.defs = definitions
         self.issues: list[Issue] = []
         self.bundle_check = bundle_check
@@ -88,6 +90,7 @@ class Walk:
         self._conformance: dict[tuple[int, str], bool] = {}
         self.security_checks = security_checks
         self.example_urls = example_urls
+        self.check_references = check_references
 
     def conforms(self, resource: dict, url: str) -> bool:
         """Whether `resource` has no errors against profile `url` (a separate walk; memoised per call, and a
@@ -117,7 +120,7 @@ class Walk:
     # -- resources -----------------------------------------------------------------------------------------
     def resource(self, res: Any, expr: str, loc: Location, profiles: Sequence[str] = (), *,
                  root: dict | None = None, resolver: Any = None, depth: int = 0, contained: bool = False,
-                 explicit_profiles: bool = False) -> None:
+                 explicit_profiles: bool = False, local_context: bool = False) -> None:
         """Validate a resource: its base type, or each of its profiles (a profile's snapshot includes the base)."""
         if not isinstance(res, dict):
             self.issue("error", "structure", f"A resource must be a JSON object, not a {json_type_name(res)}",
@@ -144,8 +147,12 @@ class Walk:
         structures = self._profiles(res, rtype, expr, loc, profiles, explicit_profiles)
         if not structures:
             structures = [base]
-        frame = ResourceFrame(res, root if root is not None else res, resolver)
-        if rtype == "Bundle" and self.resolver_factory is not None:
+        frame = ResourceFrame(res, root if root is not None else res, resolver, local_context)
+        if rtype == "Parameters":
+            frame.resolver = parameters_resolver(res, resolver)
+            frame.local_context = True
+        elif rtype == "Bundle" and self.resolver_factory is not None:
+            frame.local_context = True
             try:
                 frame.resolver = self.resolver_factory(res)
             except Exception:  # noqa: BLE001 - the bundle engineer's resolver must not break validation
@@ -296,7 +303,7 @@ class Walk:
                            expr, loc)
             self.resource(val, expr, loc, profiles, root=frame.root if elem.name == "contained" else None,
                           resolver=frame.resolver, depth=depth + 1, contained=elem.name == "contained",
-                          explicit_profiles=True)
+                          explicit_profiles=True, local_context=frame.local_context)
         if not isinstance(val, dict):
             return
         own = [c for c in elem.constraints if c.source is None or "/StructureDefinition/Element" not in c.source]
@@ -654,6 +661,32 @@ class Walk:
                     severity = "warning" if c.severity == "warning" else "error"
                     self.issue(severity, "invariant", f"Constraint failed: {c.key}: '{c.human}'", expr, loc,
                                rule=c.key)
+
+
+def parameters_resolver(parameters: dict, outer: Any) -> Any:
+    """Resolve `Type/id` references between the resources a Parameters carries (then through `outer`)."""
+    by_ref: dict[str, dict] = {}
+    stack = list(parameters.get("parameter", []) or []) if isinstance(parameters.get("parameter"), list) else []
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict):
+            continue
+        res = item.get("resource")
+        if isinstance(res, dict) and isinstance(res.get("resourceType"), str) and isinstance(res.get("id"), str):
+            by_ref[f"{res['resourceType']}/{res['id']}"] = res
+        if isinstance(item.get("part"), list):
+            stack.extend(item["part"])
+
+    def resolve(reference: str, referrer: str | None = None) -> Any:
+        found = by_ref.get(reference.split("/_history/", 1)[0])
+        if found is None and outer is not None:
+            try:
+                return outer(reference, referrer)
+            except TypeError:
+                return outer(reference)
+        return found
+
+    return resolve
 
 
 def global_profiles(definitions: Definitions) -> dict[str, tuple[str, ...]]:

@@ -85,3 +85,16 @@ def test_reference_target_must_conform_to_the_target_profile() -> None:
     assert [i.expression for i in issues] == ["Bundle.entry[1].resource.subject.reference"], messages(issues)
     dated_bundle = bundle((PATIENT, patient(birthDate="1970-01-01")), (OBS, observation_))
     assert not errors(validator.validate(dated_bundle))
+
+
+def test_references_between_parameters_resources(definitions: Any) -> None:
+    def params(reference: str) -> dict[str, Any]:
+        return {"resourceType": "Parameters", "parameter": [
+            {"name": "patient", "resource": patient(id="1")},
+            {"name": "obs", "resource": observation(subject={"reference": reference})}]}
+
+    strict = Validator(definitions, check_references=True)
+    assert not errors(strict.validate(params("Patient/1")))
+    issues = errors(strict.validate(params("Patient/2")))
+    assert [i.expression for i in issues] == ["Parameters.parameter[1].resource.subject.reference"], messages(issues)
+    assert not errors(Validator(definitions).validate(params("Patient/2")))  # not asked to check
