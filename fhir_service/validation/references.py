@@ -52,8 +52,9 @@ def allowed_types(walk: "Walk", elem: ElementDef) -> set[str] | None:
         return None
     names: set[str] = set()
     for url in ref.target_profiles:
-        if url.startswith(FHIR_SD) and "/" not in url[len(FHIR_SD):]:
-            names.add(url[len(FHIR_SD):])
+        name = url[len(FHIR_SD):] if url.startswith(FHIR_SD) else ""
+        if name and (name in walk.defs.resource_types or name in ("Resource", "DomainResource")):
+            names.add(name)
             continue
         sd = walk.defs.resolve(url)
         if isinstance(sd, dict) and isinstance(sd.get("type"), str):
@@ -117,8 +118,8 @@ def check_target_profiles(walk: "Walk", reference: str, elem: ElementDef, expr: 
     profiles that are not plain core types. A target that declares one of them in meta.profile is validated
     against it as a resource of its own, so it is not checked again here; each (target, profile) once per call."""
     ref = elem.type_ref("Reference")
-    profiles = [u for u in (ref.target_profiles if ref else ()) if not (u.startswith(FHIR_SD)
-                                                                     and "/" not in u[len(FHIR_SD):])]
+    profiles = [u for u in (ref.target_profiles if ref else ())
+                if not (u.startswith(FHIR_SD) and u[len(FHIR_SD):] in walk.defs.resource_types)]
     if not profiles:
         return
     target = _target(reference, frame)

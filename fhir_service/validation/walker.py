@@ -193,6 +193,7 @@ class Walk:
                     urls.append((url, loc + ("meta", "profile", i), False))
         urls.extend((url, loc, explicit) for url in extra)
         urls.extend((url, loc, True) for url in global_profiles(self.defs).get(rtype, ()))
+
         result: list[CompiledStructure] = []
         seen: set[str] = set()
         for url, where, is_explicit in urls:
