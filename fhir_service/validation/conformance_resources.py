@@ -91,3 +91,63 @@ def check_measure_report(walk: "Walk", report: dict[str, Any], expr: str, loc: L
         if isinstance(group, dict) and "measureScore" in group:
             walk.issue("error", "business-rule", "No measureScore when the scoring of the message is 'cohort'",
                        f"{expr}.group[{i}].measureScore", loc + ("group", i, "measureScore"))
+
+
+def check_slicing_definitions(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
+    """Slicing in a differential: discriminator paths must name an element of the sliced element's type, and a
+    slice may not redefine the slicing of the element it belongs to."""
+    from fhir_service.validation.elements import compiled
+
+    elements = (sd.get("differential") or {}).get("element") if isinstance(sd.get("differential"), dict) else None
+    if not isinstance(elements, list):
+        return
+    base_type = sd.get("type")
+    first: dict[str, tuple[int, dict[str, Any]]] = {}
+    for i, element in enumerate(elements):
+        if not isinstance(element, dict) or not isinstance(element.get("slicing"), dict):
+            continue
+        path = element.get("path", "")
+        slicing = element["slicing"]
+        where = f"{expr}.differential.element[{i}]"
+        if element.get("sliceName") and path in first and "/" not in str(element.get("sliceName")):
+            _, earlier = first[path]
+            if _discriminators(earlier) != _discriminators(slicing):
+                walk.issue("error", "structure", f"The element at {path} defines the slicing "
+                           f"[{_discriminators(earlier)}] but then an element in the slicing "
+                           f"{element.get('id', path)} tries to redefine the slicing to [{_discriminators(slicing)}]",
+                           expr, loc)
+        first.setdefault(path, (i, slicing))
+        type_codes = [t.get("code") for t in element.get("type", []) or [] if isinstance(t, dict)]
+        if not type_codes:
+            type_codes = _base_types(walk, base_type, path)
+        if len(type_codes) != 1 or not isinstance(type_codes[0], str):
+            continue
+        structure = compiled(walk.defs, type_codes[0])
+        if structure is None:
+            continue
+        names = {child.name for child, _ in structure.root.children.values()}
+        for j, disc in enumerate(slicing.get("discriminator", []) or []):
+            head = str(disc.get("path", "")).split(".", 1)[0] if isinstance(disc, dict) else ""
+            if not head or head.startswith("$") or "(" in head or head in names:
+                continue
+            walk.issue("error", "structure", f"The discriminator path '{disc.get('path')}' does not appear to be "
+                       f"valid for the element that is being sliced '{path}'",
+                       f"{where}.slicing.discriminator[{j}]", loc + ("differential", "element", i, "slicing",
+                                                                    "discriminator", j))
+
+
+def _discriminators(slicing: dict[str, Any]) -> str:
+    return ",".join(f"{d.get('type')}={d.get('path')}" for d in slicing.get("discriminator", []) or []
+                    if isinstance(d, dict))
+
+
+def _base_types(walk: "Walk", base_type: Any, path: str) -> list[str]:
+    from fhir_service.validation.elements import compiled
+
+    if not isinstance(base_type, str):
+        return []
+    structure = compiled(walk.defs, base_type)
+    element = structure.by_id.get(path) if structure is not None else None
+    if element is None and path.endswith((".extension", ".modifierExtension")):
+        return ["Extension"]
+    return element.type_codes if element is not None else []
