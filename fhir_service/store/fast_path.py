@@ -112,6 +112,36 @@ def _compile_extension(expression: str, definitions: Any) -> Evaluator | None:
     return evaluate
 
 
+_RELATIVE = re.compile(r"^[a-z][A-Za-z]*(?:\.[a-z][A-Za-z]*)*$")
+
+
+def compile_relative(expression: str) -> Evaluator | None:
+    """A union of plain member paths on a bare element (`code`, `valueQuantity | valuePeriod`): the
+    components of composite parameters, whose choice names are already concrete JSON names."""
+    parts = [p.strip() for p in expression.split("|")]
+    if not all(_RELATIVE.match(p) for p in parts):
+        return None
+    paths = [p.split(".") for p in parts]
+
+    def evaluate(element: dict[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for steps in paths:
+            current: list[Any] = [element]
+            for step in steps:
+                following: list[Any] = []
+                for item in current:
+                    value = item.get(step) if isinstance(item, dict) else None
+                    if isinstance(value, list):
+                        following.extend(v for v in value if v is not None)
+                    elif value is not None:
+                        following.append(value)
+                current = following
+            out.extend(current)
+        return out
+
+    return evaluate
+
+
 def compile_simple(expression: str, definitions: Any) -> Evaluator | None:
     if re.fullmatch(r"[A-Z][A-Za-z]*", expression.strip()):  # the resource itself (composite roots)
         name = expression.strip()

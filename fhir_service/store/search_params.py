@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from fhir_service.store.fast_path import compile_simple
+from fhir_service.store.fast_path import compile_relative, compile_simple
 from fhir_service.store.fhirpath_adapter import Evaluator, ExpressionError, compile_expression
 
 INDEXED_TYPES = frozenset({"string", "token", "date", "reference", "quantity", "number", "uri"})
@@ -124,7 +124,8 @@ def _components(definition: dict[str, Any], resolve: Any) -> tuple[tuple[str, Ev
         if kind not in INDEXED_TYPES or not component.get("expression"):
             return None
         try:
-            out.append((kind, compile_expression(relative_expression(component["expression"]))))
+            relative = relative_expression(component["expression"])
+            out.append((kind, compile_relative(relative) or compile_expression(relative)))
         except ExpressionError:
             return None
     return tuple(out) or None
