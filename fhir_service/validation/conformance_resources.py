@@ -17,8 +17,9 @@ if TYPE_CHECKING:
 
 def check_structure_definition(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
     differential = sd.get("differential")
-    if not isinstance(differential, dict) or not differential.get("element") or not sd.get("baseDefinition"):
-        return
+    if not isinstance(differential, dict) or not differential.get("element") or not sd.get("baseDefinition") \
+            or sd.get("derivation") != "constraint":
+        return  # specializations (new types, logical models) are not generated from their base
     try:
         from fhir_service.definitions.snapshot import generate_snapshot
     except ImportError:  # no snapshot generator: nothing to check against

@@ -31,8 +31,8 @@ def _context_allows(walk: "Walk", structure: CompiledStructure, owner_path: str,
                 return True
             continue
         if kind == "extension":
-            if owner_type == "Extension":
-                return True
+            if walk.extension_stack and walk.extension_stack[-1] == expression:
+                return True  # inside (on, or on the value of) the extension the context names
             continue
         if expression in ANYWHERE or expression in (owner_type, owner_path):
             return True

@@ -88,6 +88,7 @@ class Walk:
         self.secondary = False  # a later profile's walk: nested resources were already validated
         self.too_deep = False
         self._conformance: dict[tuple[int, str], bool] = {}
+        self.extension_stack: list[Any] = []  # urls of the extensions being walked (for extension contexts)
         self.security_checks = security_checks
         self.example_urls = example_urls
         self.check_references = check_references
@@ -277,8 +278,12 @@ class Walk:
         else:
             owner_type = code or elem.base_path
             owner_path = elem.base_path
+        if code == "Extension":
+            self.extension_stack.append(val.get("url"))
         self.object(val, children, elem, expr, loc, frame, depth, is_resource=is_resource,
                     structure=type_structure or structure, where=(owner_path, owner_type))
+        if code == "Extension":
+            self.extension_stack.pop()
         if code in datatypes.CHECKS:
             datatypes.CHECKS[code](self, val, elem, expr, loc)
         context_type = code if code and code not in ("BackboneElement", "Element") and not is_resource else \
