@@ -106,6 +106,8 @@ class SqlRepository:
         self.engine = make_engine(url)
         self.tables: Tables = build_tables(prefix)
         self.registry = SearchParamRegistry(definitions)
+        self.index_columns = {kind: [c.name for c in table.columns][3:]
+                              for kind, table in self.tables.index_tables().items()}
         self.dialect = self.engine.dialect.name
         self.resource_types: frozenset[str] = frozenset(definitions.resource_types)
         self._lock = threading.Lock()
@@ -158,7 +160,10 @@ class SqlRepository:
                 with self.engine.connect() as conn:
                     conn = conn.execution_options(fhir_write=True)
                     with conn.begin():
-                        return work(Session(self, conn))
+                        session = Session(self, conn)
+                        result = work(session)
+                        session.flush()
+                        return result
             except IntegrityError as exc:
                 last = exc
             except OperationalError as exc:  # SQLite "database is locked" after the busy timeout
@@ -214,6 +219,16 @@ class Session:
         self.repo = repo
         self.conn = conn
         self.t = repo.tables
+        self._pending: dict[str, list[dict[str, Any]]] = {}  # index rows not yet inserted, per table
+
+    def flush(self) -> None:
+        """Insert the buffered index rows: one executemany per table per unit of work, not per resource.
+        Called before anything in this transaction reads the index, and before commit."""
+        tables = self.t.index_tables()
+        pending, self._pending = self._pending, {}
+        for kind, rows in pending.items():
+            if rows:
+                self.conn.execute(insert(tables[kind]), rows)
 
     def atomic(self, work: Callable[["Session"], T]) -> T:
         return work(self)  # already inside a transaction
@@ -273,6 +288,7 @@ class Session:
         return StoredResource(resource_type, id, version, instant(stamp), body, False, method, stamp)
 
     def _clear_index(self, rid: int) -> None:
+        self.flush()
         for table in self.t.index_tables().values():
             self.conn.execute(delete(table).where(table.c.rid == rid))
 
@@ -282,18 +298,18 @@ class Session:
         for kind, kind_rows in rows.items():
             if not kind_rows:
                 continue
-            table = tables[kind]
-            names = [c.name for c in table.columns][3:]  # value columns, then grp
-            self.conn.execute(insert(table), [
+            names = self.repo.index_columns[kind]  # value columns, then grp
+            self._pending.setdefault(kind, []).extend(
                 {"rid": rid, "res_type": resource_type, "param": row[0],
                  **dict(zip(names, (*row[1:], *([None] * (len(names) - len(row) + 1)))))}
-                for row in kind_rows])
+                for row in kind_rows)
 
     def _reindex(self, base_types: list[str]) -> None:
         """Rebuild the index of every current resource of `base_types` (after a SearchParameter changed)."""
         r = self.t.resource
         if not base_types:
             return
+        self.flush()
         cond = r.c.res_type.in_(base_types) if not {"Resource", "DomainResource"} & set(base_types) else True
         for row in self.conn.execute(select(r.c.rid, r.c.res_type, r.c.content)
                                      .where(cond, r.c.deleted == false())).all():
@@ -316,7 +332,7 @@ class Session:
         new_id = id or str(uuid.uuid4())
         if not ID_RE.match(new_id):
             raise InvalidResource(f"invalid id {new_id!r}", "id")
-        if self._current(resource_type, new_id) is not None:
+        if id is not None and self._current(resource_type, new_id) is not None:  # a fresh uuid4 is unique
             raise Conflict(f"{resource_type}/{new_id} already exists")
         return self._write(resource, resource_type, new_id, 1, "POST", None), True
 
@@ -417,6 +433,7 @@ class Session:
 
     # -- search ---------------------------------------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
+        self.flush()
         r = self.t.resource
         builder = SearchBuilder(self.t, self.repo.registry, strict=query.strict)
         membership: dict[str, list[str]] = {}
@@ -558,6 +575,7 @@ class Session:
 
     def everything(self, patient_id: str) -> list[StoredResource]:
         """The Patient, every resource that references it, and what those reference (one level)."""
+        self.flush()
         patient = self.read("Patient", patient_id)
         ref, r = self.t.reference, self.t.resource
         row = self._current("Patient", patient_id)
