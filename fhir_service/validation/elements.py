@@ -253,20 +253,18 @@ def compile_structure(sd: dict[str, Any]) -> CompiledStructure:
     by_id[root.path] = root
     by_id.setdefault(root.id, root)
     stack: list[ElementDef] = [root]  # stack[d] = current element at path depth d
-    base_at: list[ElementDef] = [root]  # non-slice element at depth d (the sliced one)
     for raw in raw_elements[1:]:
         elem = _element(raw)
         depth = elem.path.count(".")
         if depth < 1 or depth > len(stack):
             continue  # malformed ordering: ignore rather than crash
         del stack[depth:]
-        del base_at[depth:]
         parent = stack[depth - 1]
         slice_name = elem.slice_name
         if slice_name:
             sliced = None
             # The sliced element is the latest non-slice sibling with the same path.
-            for name, (candidate, _) in parent.children.items():
+            for candidate, _ in parent.children.values():
                 if candidate.path == elem.path or (candidate.is_choice and elem.path.endswith("[x]")
                                                    and candidate.name == elem.name):
                     sliced = candidate
@@ -282,7 +280,6 @@ def compile_structure(sd: dict[str, Any]) -> CompiledStructure:
                     elem.name = sliced.name
                 sliced.slices.append(elem)
                 stack.append(elem)
-                base_at.append(sliced)
                 by_id[elem.id] = elem
                 continue
         if not elem.is_choice and elem.name not in parent.children and _attach_renamed_choice(parent, elem):
@@ -290,7 +287,6 @@ def compile_structure(sd: dict[str, Any]) -> CompiledStructure:
         else:
             _add_child(parent, elem)
         stack.append(elem)
-        base_at.append(elem)
         by_id.setdefault(elem.path, elem)
         by_id[elem.id] = elem
     ctx_inv = [c for c in sd.get("contextInvariant", ()) or () if isinstance(c, str)]

@@ -23,7 +23,6 @@ try:  # the project's engine
     _PROJECT_ENGINE = True
 except Exception:  # noqa: BLE001 - fall back to bare fhirpathpy
     import fhirpathpy
-    from fhirpathpy.engine.nodes import ResourceNode
     from fhirpathpy.models import models
 
     _MODEL = models["r4"]

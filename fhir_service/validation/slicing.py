@@ -13,12 +13,15 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from fhir_service.validation import patterns
-from fhir_service.validation.elements import CompiledStructure, Discriminator, ElementDef, compiled
+from fhir_service.validation.elements import (
+    PRIMITIVE_TYPES, CompiledStructure, Discriminator, ElementDef, compiled,
+)
 from fhir_service.validation.outcome import Location
 
 if TYPE_CHECKING:
     from fhir_service.validation.walker import ResourceFrame, Walk
 
+_PRIMITIVES_BY_LOWER = {name.lower(): name for name in PRIMITIVE_TYPES}
 _FUNC = re.compile(r"^(\w+)\((.*)\)$")
 _NO_MATCH = object()
 
@@ -50,10 +53,7 @@ def _item_type(key: str, elem: ElementDef, item: Any) -> str | None:
         for t in elem.types:
             if t.code.lower() == suffix.lower():
                 return t.code
-        return suffix[0].lower() + suffix[1:] if suffix[:1].isupper() and suffix.lower() in (
-            "string", "boolean", "integer", "decimal", "uri", "url", "canonical", "code", "date", "datetime",
-            "instant", "time", "id", "oid", "uuid", "markdown", "base64binary", "positiveint", "unsignedint") \
-            else suffix
+        return _PRIMITIVES_BY_LOWER.get(suffix.lower(), suffix)  # valueDateTime -> dateTime
     if len(elem.types) == 1:
         return elem.types[0].code
     return None

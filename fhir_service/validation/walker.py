@@ -28,7 +28,6 @@ from fhir_service.validation.xhtml import check_xhtml
 
 MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionnaire items ~10)
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
-EXTENSION_TYPES = ("Extension",)
 ID_RE = REGEXES["id"]
 # core extensions of FHIR releases (and cross-version ones) that this package set may not carry
 CORE_EXTENSION = re.compile(r"^http://hl7\.org/fhir/(\d+\.\d+/)?StructureDefinition/")
@@ -323,11 +322,10 @@ class Walk:
                         known_only=True)
 
     def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
-                  expr: str, loc: Location, ext_owner: tuple[str, str, str] | None = None) -> tuple[dict[str, tuple[ElementDef, str | None]], ElementDef | None,
-                                                     CompiledStructure | None]:
+                  expr: str, loc: Location, ext_owner: tuple[str, str, str] | None = None) -> tuple[
+                      dict[str, tuple[ElementDef, str | None]], ElementDef | None, CompiledStructure | None]:
         """The children to check `val` against, the type's root element (for its invariants), its structure."""
         type_root: ElementDef | None = None
-        type_structure: CompiledStructure | None = None
         if elem.has_inline_children and (not elem.is_choice or len(elem.types) <= 1 or elem.slice_name):
             if code and code not in ("BackboneElement", "Element", "Resource"):
                 base = compiled(self.defs, code)
