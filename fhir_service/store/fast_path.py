@@ -189,3 +189,66 @@ def compile_simple(expression: str, definitions: Any) -> Evaluator | None:
         return current
 
     return evaluate
+
+
+_EMPTY_PRESERVING = re.compile(r"^(?:[a-z][A-Za-z]*|(?:where|ofType|as|extension)\(.*\)|(?:resolve|first|last)\(\))$",
+                               re.S)
+
+
+def _top_level_segments(expression: str) -> list[str] | None:
+    """`A.b.where(x = 'y.z').c` -> ['A', 'b', "where(x = 'y.z')", 'c']; None when the expression has
+    anything at the top level but a dotted chain (operators, unions, parentheses around it)."""
+    segments, current, depth, quote = [], [], 0, None
+    for ch in expression.strip():
+        if quote:
+            current.append(ch)
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and ch == ".":
+            segments.append("".join(current))
+            current = []
+            continue
+        elif depth == 0 and ch.isspace():
+            return None
+        current.append(ch)
+    segments.append("".join(current))
+    return segments if depth == 0 and all(segments) else None
+
+
+def presence_guard(expression: str, resource_type: str) -> Callable[[dict[str, Any]], bool] | None:
+    """For a chain `Type[.where(...)]*.member...` of functions that map empty to empty, a cheap test that
+    the resource has `member` at all: when it does not, the expression is certainly empty and the engine
+    need not run. None when no such guarantee can be given."""
+    segments = _top_level_segments(expression)
+    if not segments or segments[0] != resource_type:
+        return None
+    rest = segments[1:]
+    if not rest or not all(_EMPTY_PRESERVING.match(s) for s in rest):
+        return None
+    position = 0
+    while position < len(rest) and rest[position].startswith("where("):
+        position += 1
+    if position >= len(rest) or not re.fullmatch(r"[a-z][A-Za-z]*", rest[position]):
+        return None
+    member = rest[position]
+    following = rest[position + 1] if position + 1 < len(rest) else ""
+    cast = re.fullmatch(r"ofType\(\s*([A-Za-z]+)\s*\)", following)
+    if cast:
+        exact = member + cast.group(1)[0].upper() + cast.group(1)[1:]
+        return lambda resource: exact in resource or f"_{exact}" in resource
+
+    def present(resource: dict[str, Any]) -> bool:
+        for key in resource:
+            name = key[1:] if key.startswith("_") else key
+            if name == member or (name.startswith(member) and name[len(member):][:1].isupper()):
+                return True
+        return False
+
+    return present

@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from fhir_service.store.fast_path import compile_relative, compile_simple
+from fhir_service.store.fast_path import compile_relative, compile_simple, presence_guard
 from fhir_service.store.fhirpath_adapter import Evaluator, ExpressionError, compile_expression
 
 INDEXED_TYPES = frozenset({"string", "token", "date", "reference", "quantity", "number", "uri"})
@@ -131,9 +131,17 @@ def _components(definition: dict[str, Any], resolve: Any) -> tuple[tuple[str, Ev
     return tuple(out) or None
 
 
-def compile_branch(expression: str, definitions: Any) -> Evaluator:
-    """The native evaluator when the expression is a simple path, else the FHIRPath engine's."""
-    return compile_simple(expression, definitions) or compile_expression(expression)
+def compile_branch(expression: str, definitions: Any, resource_type: str = "") -> Evaluator:
+    """The native evaluator when the expression is a simple path, else the FHIRPath engine's (skipped
+    when a presence guard proves the result empty)."""
+    simple = compile_simple(expression, definitions)
+    if simple is not None:
+        return simple
+    engine = compile_expression(expression)
+    guard = presence_guard(expression, resource_type) if resource_type else None
+    if guard is None:
+        return engine
+    return lambda resource: engine(resource) if guard(resource) else []
 
 
 def compile_param(definition: dict[str, Any], resource_type: str, resolve: Any = None,
@@ -153,7 +161,7 @@ def compile_param(definition: dict[str, Any], resource_type: str, resolve: Any =
     branches = []
     for text, target in branches_for(expression, resource_type):
         try:
-            branches.append(Branch(text, compile_branch(text, definitions), target))
+            branches.append(Branch(text, compile_branch(text, definitions, resource_type), target))
         except ExpressionError:
             continue
     if not branches:

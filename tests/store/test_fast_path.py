@@ -63,3 +63,34 @@ def test_choice_elements_come_from_the_definitions(definitions: Definitions) -> 
     assert klass({"resourceType": "Encounter", "classHistory": [{"class": {"code": "x"}}]}) == []
     quantity = compile_simple("(Observation.value as Quantity)", definitions)
     assert quantity({"resourceType": "Observation", "valueString": "x"}) == []
+
+
+def test_presence_guard_only_skips_what_the_engine_finds_empty(definitions: Definitions) -> None:
+    from fhir_service.store.fast_path import presence_guard
+
+    guarded = 0
+    for resource in sample_resources():
+        resource_type = resource["resourceType"]
+        for sp in definitions.search_parameters(resource_type):
+            for expression, _ in branches_for(sp.get("expression") or "", resource_type):
+                guard = presence_guard(expression, resource_type)
+                if guard is None or guard(resource):
+                    continue
+                try:
+                    result = compile_expression(expression)(resource)
+                except Exception:
+                    continue
+                assert result == [], (expression, resource.get("id"))
+                guarded += 1
+    assert guarded > 50
+
+
+@pytest.mark.parametrize("expression", [
+    "Patient.deceased.exists() and Patient.deceased != false",
+    "Patient.name.exists()",           # exists() turns empty into false: no guard
+    "Patient.name | Patient.address",
+])
+def test_no_guard_where_empty_input_can_give_a_value(expression: str) -> None:
+    from fhir_service.store.fast_path import presence_guard
+
+    assert presence_guard(expression, "Patient") is None
