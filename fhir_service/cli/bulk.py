@@ -90,6 +90,9 @@ def run_export(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"fhir-service export: cannot write to {args.out}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the database failed while reading: no partial files are left
+        print(f"fhir-service export: reading the store failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     finally:
         repo.close()
     print(dumps(manifest.as_json()))

@@ -99,7 +99,7 @@ def test_a_deleted_resource_is_brought_back(new_store: StoreFactory, tmp_path: P
     assert report.created == 1 and repo.read("Patient", "p").version_id == 3
 
 
-# -- bad lines ---------------------------------------------------------------------------------------------------------
+# -- bad lines -----------------------------------------------------------------------------------------------------
 
 def test_bad_lines_are_reported_with_file_and_line_and_the_good_ones_imported(new_store: StoreFactory,
                                                                              tmp_path: Path) -> None:
@@ -177,7 +177,7 @@ def test_a_resource_the_store_refuses_inside_a_batch_spares_the_rest_of_the_batc
     assert all(repo.read("Patient", f"p{i}").version_id == 1 for i in (0, 1, 2, 4, 5))
 
 
-# -- batches are all-or-nothing ----------------------------------------------------------------------------------------------
+# -- batches are all-or-nothing ------------------------------------------------------------------------------------
 
 class Crash(BaseException):
     """Like a KeyboardInterrupt or a killed worker: not an error the import may swallow."""
@@ -243,7 +243,7 @@ def test_a_store_that_fails_every_write_stops_the_import(new_store: StoreFactory
     assert report.files[0].lines == 3  # reading stopped with the first failed batch
 
 
-# -- references -----------------------------------------------------------------------------------------------------------
+# -- references ----------------------------------------------------------------------------------------------------
 
 def test_references_between_files_resolve_whatever_the_order(new_store: StoreFactory, tmp_path: Path) -> None:
     repo = new_store()
@@ -290,7 +290,7 @@ def test_the_same_resource_twice_warns_and_the_later_line_wins(new_store: StoreF
     assert repo.read("Patient", "p").resource["gender"] == "female"
 
 
-# -- inputs: folder, manifest, files ------------------------------------------------------------------------------------------
+# -- inputs: folder, manifest, files -------------------------------------------------------------------------------
 
 def test_a_manifest_names_the_files_and_their_types(new_store: StoreFactory, tmp_path: Path) -> None:
     write_lines(tmp_path / "in" / "part-1.ndjson", {"resourceType": "Patient", "id": "p"},
@@ -361,3 +361,17 @@ def test_export_then_import_with_since_carries_only_the_changes(new_store: Store
     assert (report.created, report.updated, report.unchanged) == (1, 1, 0) and report.issues == []
     assert {k: without_version_meta(v) for k, v in all_current(target).items()} == \
         {k: without_version_meta(v) for k, v in all_current(source).items()}
+
+
+def test_a_store_failing_the_reference_check_leaves_the_import_done_with_a_warning(new_store: StoreFactory,
+                                                                                    tmp_path: Path) -> None:
+    class NoSearch(CrashingRepository):
+        def search(self, query: SearchQuery) -> Any:
+            raise ConnectionError("gone")
+
+    repo = new_store()
+    report = import_ndjson(NoSearch(repo, 0), write_lines(tmp_path / "Observation.ndjson", {
+        "resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "CRP"},
+        "subject": {"reference": "Patient/p"}}))
+    assert report.ok and report.created == 1
+    assert [(i.issue.severity, i.issue.code) for i in report.issues] == [("warning", "incomplete")]
