@@ -19,7 +19,8 @@ from fhir_service.store.repository import SearchQuery
 from fhir_service.transform.bulk import Manifest, export_store
 from fhir_service.store.sql_repository import SqlRepository
 from tests.store.backends import BACKENDS, PG_URL, postgres_unreachable
-from tests.transform.conftest import CASE_FILES
+
+CASE_FILES = sorted((Path(__file__).resolve().parents[3] / "bundles").glob("*.json"))
 
 
 def all_current(repo: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -43,6 +44,8 @@ def without_version_meta(resource: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_cases(repo: Any) -> None:
+    """The case bundles through the server's loader (collections entry by entry, PUT at their ids)."""
+    assert CASE_FILES, "bundles/*.json: no case bundles to load"
     rest = FhirRest(repo)
     for path in CASE_FILES:
         result = load_file(rest, path)

@@ -54,6 +54,7 @@ def test_the_exported_cases_come_back_the_same_in_a_fresh_store(case_export: Loa
     target = new_store()
     report = import_ndjson(target, case_export.folder)
     source = all_current(case_export.repo)
+    assert len(source) == case_export.manifest.total > 200
     assert report.ok and report.issues == []
     assert (report.created, report.updated, report.unchanged) == (len(source), 0, 0)
     back = all_current(target)
