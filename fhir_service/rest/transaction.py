@@ -133,6 +133,7 @@ def _transaction(rest: Any, request: Request, entries: list[_Entry | FhirError])
         existing: set[int] = set()  # POST entries whose If-None-Exist matched
         for entry in sorted(work_items, key=lambda e: ORDER[e.method]):
             _resolve_identity(tx, entry, ids, existing)
+        _reject_duplicates(work_items)
         responses: dict[int, dict[str, Any]] = {}
         for entry in sorted(work_items, key=lambda e: ORDER[e.method]):
             try:
@@ -155,6 +156,7 @@ def _resolve_identity(tx: Any, entry: _Entry, ids: dict[str, str], existing: set
     if entry.method == "POST":
         if_none_exist = entry.request.get("ifNoneExist")
         if if_none_exist:
+            tx.lock_condition(entry.type, if_none_exist)
             matches = tx.find(entry.type, if_none_exist)
             if len(matches) > 1:
                 raise FhirError(412, f"Bundle.entry[{entry.index}]: ifNoneExist matched {len(matches)} resources",
@@ -166,6 +168,7 @@ def _resolve_identity(tx: Any, entry: _Entry, ids: dict[str, str], existing: set
             target = f"{entry.type}/{uuid.uuid4()}"
         entry.request = {**entry.request, "_assigned": target.split("/", 1)[1]}
     elif entry.method == "PUT" and entry.query:
+        tx.lock_condition(entry.type, entry.query)
         matches = tx.find(entry.type, entry.query)
         if len(matches) > 1:
             raise FhirError(412, f"Bundle.entry[{entry.index}]: conditional update matched {len(matches)} resources",
@@ -182,6 +185,24 @@ def _resolve_identity(tx: Any, entry: _Entry, ids: dict[str, str], existing: set
         tail = _RESOURCE_URL.search(entry.full_url)
         if tail and entry.method == "POST":  # `Patient/old` in another entry means this entry (same base)
             ids.setdefault(f"{tail.group(1)}/{tail.group(2)}", target)
+
+
+def _reject_duplicates(entries: list[_Entry]) -> None:
+    """Two entries that write the same resource make the outcome depend on order: the spec says fail."""
+    seen: dict[str, int] = {}
+    for entry in entries:
+        if entry.method == "POST":
+            target = f"{entry.type}/{entry.request['_assigned']}"
+            if entry.request.get("ifNoneExist"):
+                continue  # a matched conditional create writes nothing
+        elif entry.method in ("PUT", "DELETE") and not entry.query:
+            target = entry.path.strip("/")
+        else:
+            continue
+        if target in seen:
+            raise FhirError(400, f"Bundle.entry[{seen[target]}] and Bundle.entry[{entry.index}] both write {target}",
+                            "invalid", f"Bundle.entry[{entry.index}]")
+        seen[target] = entry.index
 
 
 def _rewrite(value: Any, ids: dict[str, str], tx: Any) -> Any:

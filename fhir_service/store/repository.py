@@ -122,6 +122,10 @@ class Repository(Protocol):
     def find(self, resource_type: str, query_string: str) -> list[StoredResource]:
         """Resources matching a conditional query (`identifier=x&...`), for conditional interactions."""
 
+    def lock_condition(self, resource_type: str, query_string: str) -> None:
+        """Inside `atomic`: hold off other conditional interactions with the same criteria until commit
+        (so a check-then-create cannot race)."""
+
     def everything(self, patient_id: str) -> list[StoredResource]:
         """The Patient, the resources that reference it, and the resources those reference."""
 

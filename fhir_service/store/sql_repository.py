@@ -246,6 +246,10 @@ class Session:
             stmt = stmt.with_for_update()
         return self.conn.execute(stmt).first()
 
+    def lock_condition(self, resource_type: str, query_string: str) -> None:
+        """Serialise conditional interactions on the same criteria until this transaction ends."""
+        self._lock_key(resource_type, query_string)
+
     def _lock_key(self, resource_type: str, query_string: str) -> None:
         if self.repo.dialect != "postgresql":
             return  # SQLite: BEGIN IMMEDIATE already serialises writers

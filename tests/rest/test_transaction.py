@@ -101,3 +101,31 @@ def test_delete_with_stale_if_match_is_412(client: Client) -> None:
     client("PUT", "/Patient/a", {"resourceType": "Patient", "id": "a"})
     assert client("DELETE", "/Patient/a", headers={"If-Match": 'W/"2"'}).status == 412
     assert client("DELETE", "/Patient/a", headers={"If-Match": 'W/"1"'}).status == 204
+
+
+def test_two_entries_writing_one_resource_fail_the_transaction(client: Client) -> None:
+    put = {"request": {"method": "PUT", "url": "Patient/dup"}, "resource": {"resourceType": "Patient", "id": "dup"}}
+    response = client("POST", "", tx(put, {"request": {"method": "DELETE", "url": "Patient/dup"}}))
+    assert response.status == 400 and "both write Patient/dup" in response.body["issue"][0]["diagnostics"]
+    assert client("GET", "/Patient/dup").status == 404
+
+
+def test_parallel_transactions_with_the_same_conditional_create_make_one_resource(client: Client) -> None:
+    import threading
+
+    barrier = threading.Barrier(5)
+    statuses: list[str] = []
+    bundle = tx(post(PATIENT_URN, PATIENT, ifNoneExist="identifier=urn:mrn|T1"))
+
+    def worker() -> None:
+        barrier.wait()
+        response = client("POST", "", bundle)
+        statuses.append(response.body["entry"][0]["response"]["status"])
+
+    threads = [threading.Thread(target=worker) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(statuses) == ["200 OK"] * 4 + ["201 Created"]
+    assert client("GET", "/Patient?identifier=urn:mrn|T1").body["total"] == 1
