@@ -52,7 +52,7 @@ class FhirRest:
         self.repo = repository
         self.definitions = definitions if definitions is not None else repository.definitions
         self.config = config or RestConfig()
-        self._capabilities: dict[str, Any] | None = None
+        self._capabilities: tuple[Any, dict[str, Any]] | None = None  # (registry it reflects, statement)
         self.routes: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
             (re.compile(r"^/?$"), {"POST": self.bundle, "GET": self.system_search}),
             (re.compile(r"^/metadata$"), {"GET": self.metadata}),
@@ -378,9 +378,10 @@ class FhirRest:
     def metadata(self, request: Request, repo: Any) -> Response:
         from fhir_service.rest.capabilities import capability_statement
 
-        if self._capabilities is None:
-            self._capabilities = capability_statement(self)
-        return Response(200, {}, self._capabilities)
+        registry = getattr(self.repo, "registry", None)
+        if self._capabilities is None or self._capabilities[0] is not registry:
+            self._capabilities = (registry, capability_statement(self))
+        return Response(200, {}, self._capabilities[1])
 
     def bundle(self, request: Request, repo: Any) -> Response:
         from fhir_service.rest.transaction import process_bundle

@@ -113,15 +113,25 @@ class SqlRepository:
         self._lock = threading.Lock()
         if create_schema:
             self.tables.metadata.create_all(self.engine)
-        self._load_custom_search_parameters()
-
-    def _load_custom_search_parameters(self) -> None:
-        r = self.tables.resource
+        self._sp_mark: Any = None  # newest SearchParameter version the registry reflects
         with self.engine.connect() as conn:
-            rows = conn.execute(select(r.c.content).where(r.c.res_type == "SearchParameter",
-                                                          r.c.deleted == false())).all()
+            self.sync_search_parameters(conn)
+
+    def sync_search_parameters(self, conn: Connection) -> None:
+        """Keep the registry in step with the SearchParameters stored in the database, which another
+        process (a gunicorn worker, `fhir-service load`) may have changed: one indexed MAX query per
+        interaction, a rebuild only when something changed."""
+        v, r = self.tables.version, self.tables.resource
+        mark = conn.execute(select(func.max(v.c.vid)).where(v.c.res_type == "SearchParameter")).scalar()
+        if mark == self._sp_mark:
+            return
+        rows = conn.execute(select(r.c.content).where(r.c.res_type == "SearchParameter",
+                                                      r.c.deleted == false())).all()
+        registry = SearchParamRegistry(self.definitions)
         for row in rows:
-            self.registry.register(fhirjson.loads(row.content))
+            registry.register(fhirjson.loads(row.content))
+        with self._lock:
+            self.registry, self._sp_mark = registry, mark
 
     def compartment_params(self, compartment: str) -> dict[str, list[str]]:
         """Resource type -> the parameters that put a resource in a compartment (CompartmentDefinition)."""
@@ -143,6 +153,7 @@ class SqlRepository:
                 for table in reversed(self.tables.metadata.sorted_tables):
                     conn.execute(delete(table))
         self.registry = SearchParamRegistry(self.definitions)
+        self._sp_mark = None
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (test clean-up)."""
@@ -160,6 +171,7 @@ class SqlRepository:
                 with self.engine.connect() as conn:
                     conn = conn.execution_options(fhir_write=True)
                     with conn.begin():
+                        self.sync_search_parameters(conn)
                         session = Session(self, conn)
                         result = work(session)
                         session.flush()
@@ -179,6 +191,7 @@ class SqlRepository:
     def _read(self, work: Callable[["Session"], T]) -> T:
         with self.engine.connect() as conn:
             with conn.begin():
+                self.sync_search_parameters(conn)
                 return work(Session(self, conn))
 
     # -- the Repository interface -----------------------------------------------------------------------
@@ -289,6 +302,7 @@ class Session:
         self._index(rid, resource_type, body)
         if resource_type == "SearchParameter":
             self._reindex(self.repo.registry.register(body))
+            self.repo._sp_mark = object()  # rebuild from the database next time (this may roll back)
         return StoredResource(resource_type, id, version, instant(stamp), body, False, method, stamp)
 
     def _clear_index(self, rid: int) -> None:

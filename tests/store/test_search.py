@@ -269,3 +269,18 @@ def test_compartment_search(data: SqlRepository) -> None:
     everything = data.search(SearchQuery(None, compartment=("Patient", "p2")))
     assert sorted(m.id for m in everything.matches) == ["o3"]
     assert data.search(SearchQuery("Observation", compartment=("Patient", "nobody"))).matches == []
+
+
+def test_search_parameters_written_by_another_process_are_seen(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    reader, writer = SqlRepository(url), SqlRepository(url)  # two gunicorn workers, say
+    reader.update({"resourceType": "Patient", "id": "a", "name": [{"given": ["Zed"]}]})
+    writer.update({"resourceType": "SearchParameter", "id": "first-given", "url": "http://example.org/sp/fg",
+                   "name": "first-given", "status": "active", "code": "first-given", "base": ["Patient"],
+                   "type": "string", "expression": "Patient.name.given"})
+    assert ids(reader, "Patient", ("first-given", "zed")) == ["a"]
+    writer.delete("SearchParameter", "first-given")
+    with pytest.raises(InvalidSearch):
+        reader.search(SearchQuery("Patient", [("first-given", "zed")], strict=True))
+    reader.close()
+    writer.close()
