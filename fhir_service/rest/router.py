@@ -195,6 +195,9 @@ class FhirRest:
         if_none_match = request.header("if-none-match")
         if if_none_match and parse_etag(if_none_match, "If-None-Match") == stored.version_id:
             return Response(304, headers, None)
+        since = _http_date(request.header("if-modified-since"))
+        if if_none_match is None and since is not None and stored.updated_us // 1_000_000 <= since:
+            return Response(304, headers, None)
         return Response(200, headers, self._shape(request, stored.resource))
 
     def vread(self, request: Request, repo: Any, type: str, id: str, vid: str) -> Response:
@@ -422,6 +425,19 @@ def _issue(severity: str, code: str, diagnostics: str) -> Any:
     from fhir_service.validation.outcome import Issue
 
     return Issue(severity, code, diagnostics)
+
+
+def _http_date(value: str | None) -> int | None:
+    """Seconds since the epoch of an HTTP date header; None when absent or unreadable (then ignored,
+    as RFC 9110 says for If-Modified-Since)."""
+    if not value:
+        return None
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return int(parsedate_to_datetime(value).timestamp())
+    except (TypeError, ValueError):
+        return None
 
 
 def _accepts_json(accept: str) -> bool:

@@ -176,3 +176,11 @@ def test_nan_is_not_json(client: Client) -> None:
     response = client("PUT", "/Observation/o", '{"resourceType": "Observation", "id": "o", "valueQuantity": '
                                                 '{"value": NaN}}')
     assert response.status == 400 and is_outcome(response.body)
+
+
+def test_if_modified_since_on_read(client: Client) -> None:
+    created = client("PUT", "/Patient/p1", {**PATIENT, "id": "p1"})
+    last_modified = created.headers["Last-Modified"]
+    assert client("GET", "/Patient/p1", headers={"If-Modified-Since": last_modified}).status == 304
+    assert client("GET", "/Patient/p1", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status == 200
+    assert client("GET", "/Patient/p1", headers={"If-Modified-Since": "garbage"}).status == 200

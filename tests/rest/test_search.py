@@ -113,3 +113,15 @@ def test_compartment_search_by_get_and_post(loaded: Client) -> None:
                     headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert posted.body["total"] == 1
     assert loaded("GET", "/Observation/o1/Patient").status == 400  # Observation is not a compartment
+
+
+def test_include_iterate_follows_included_resources(loaded: Client) -> None:
+    loaded("PUT", "/Encounter/e1", {"resourceType": "Encounter", "id": "e1", "status": "finished",
+                                    "class": {"code": "IMP"}, "subject": {"reference": "Patient/p2"}})
+    loaded("PUT", "/Observation/o2", {"resourceType": "Observation", "id": "o2", "status": "final",
+                                      "code": {"text": "t"}, "encounter": {"reference": "Encounter/e1"}})
+    once = loaded("GET", "/Observation?_id=o2&_include=Observation:encounter&_include=Encounter:subject").body
+    assert {e["resource"]["id"] for e in once["entry"]} == {"o2", "e1"}
+    iterated = loaded("GET", "/Observation?_id=o2&_include=Observation:encounter"
+                             "&_include:iterate=Encounter:subject").body
+    assert {e["resource"]["id"] for e in iterated["entry"]} == {"o2", "e1", "p2"}
