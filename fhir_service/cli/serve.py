@@ -47,6 +47,19 @@ def preload(db_url: str, folder: Path) -> int:
     return failed
 
 
+def _open_once(db_url: str) -> bool:
+    """Open the database in the master process: a bad URL or an unreachable server is reported here, once,
+    and the tables exist before the workers start."""
+    from fhir_service.store.sql_repository import SqlRepository
+
+    try:
+        SqlRepository(db_url).close()
+        return True
+    except Exception as exc:  # bad URL, refused connection, no permission ...
+        print(f"fhir-service serve: cannot open database {db_url}: {exc}", file=sys.stderr)
+        return False
+
+
 def run(args: argparse.Namespace) -> int:
     from fhir_service.rest import RestConfig
     from fhir_service.web import create_app
@@ -59,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"fhir-service serve: {failed} bundle file(s) failed to load (see above); serving anyway",
                   file=sys.stderr)
     config = RestConfig(validate_on_write=args.validate_on_write)
+    if not _open_once(db_url):
+        return 2
 
     def factory():  # type: ignore[no-untyped-def]
         return create_app(db_url=db_url, config=config)

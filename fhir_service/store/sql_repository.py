@@ -112,10 +112,21 @@ class SqlRepository:
         self.resource_types: frozenset[str] = frozenset(definitions.resource_types)
         self._lock = threading.Lock()
         if create_schema:
-            self.tables.metadata.create_all(self.engine)
+            self._create_schema()
         self._sp_mark: Any = None  # newest SearchParameter version the registry reflects
         with self.engine.connect() as conn:
             self.sync_search_parameters(conn)
+
+    def _create_schema(self) -> None:
+        """Create missing tables, serialised across processes (gunicorn workers start together): under an
+        advisory lock on PostgreSQL, in a BEGIN IMMEDIATE transaction on SQLite."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(fhir_write=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    key = int.from_bytes(hashlib.sha256(b"fhir-service schema").digest()[:8], "big", signed=True)
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                self.tables.metadata.create_all(conn)
 
     def sync_search_parameters(self, conn: Connection) -> None:
         """Keep the registry in step with the SearchParameters stored in the database, which another
