@@ -53,7 +53,7 @@ class Constraint:
     roots: frozenset[str] | None = None  # see guards.root_names
     when_absent: dict[str, bool] = field(default_factory=dict)  # result by focus type when no root is present
     shortcut: Any = None  # shortcuts.Plan, built on first use; False when the expression has none
-    pure: bool | None = None  # reads only the properties named by `roots` (memoisable); set on first use
+    pure: bool | str | None = None  # memoisable: True, "resolve" (keyed by targets too), False; set on first use
 
 
 @dataclass(slots=True)

@@ -87,8 +87,12 @@ class CompiledExpression:
         return satisfied(self._path.evaluate(node, **kwargs), self.expression)
 
     def evaluate(self, node: Any, *, resource: Any = None, root_resource: Any = None,
-                 context_type: str | None = None) -> list[Any]:
-        return self._path.evaluate(node, resource=resource, root_resource=root_resource, context_type=context_type)
+                 context_type: str | None = None, resolver: Resolver | None = None) -> list[Any]:
+        if resolver is None:
+            return self._path.evaluate(node, resource=resource, root_resource=root_resource,
+                                       context_type=context_type)
+        return self._path.evaluate(node, resource=resource, root_resource=root_resource, context_type=context_type,
+                                   resolver=resolver)
 
 
 UNDECIDABLE = ("memberOf(", "conformsTo(")

@@ -229,9 +229,11 @@ def _matching(tokens: list[tuple[str, str, int, int]], i: int) -> int:
     return -1
 
 
-def is_pure(expression: str) -> bool:
-    """Reads only its focus's own properties (no %variables, no resolve()/descendants()/now()...)."""
+def is_pure(expression: str, allow_resolve: bool = False) -> bool:
+    """Reads only its focus's own properties (no %variables, no resolve()/descendants()/now()...); with
+    `allow_resolve`, resolve() is accepted too (the caller then keys results by the resolved targets)."""
     tokens = _tokens(expression)
     if tokens is None:
         return False
-    return not any(kind == "var" or (kind == "id" and text in IMPURE) for kind, text in tokens)
+    impure = IMPURE - {"resolve"} if allow_resolve else IMPURE
+    return not any(kind == "var" or (kind == "id" and text in impure) for kind, text in tokens)

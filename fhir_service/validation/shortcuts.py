@@ -65,21 +65,48 @@ def _normalised(result: list[Any]) -> list[Any]:
     return [None, None]  # several / non-boolean items: satisfied, but not a boolean for and/or/implies
 
 
+def _references(value: Any) -> list[str]:
+    found: list[str] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("reference")
+            if isinstance(ref, str):
+                found.append(ref)
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[str, Any],
-             context_type: str | None) -> list[Any] | None:
+             context_type: str | None, resolver: Any = None) -> list[Any] | None:
     """The result of a pure expression on `focus`, memoised by (expression text, focus type, JSON of the properties
-    it reads); None when the focus cannot be serialised (then the caller evaluates it directly)."""
+    it reads); None when the focus cannot be serialised (then the caller evaluates it directly).
+
+    With a `resolver`, the expression may also use resolve(): the JSON of every target the read properties
+    reference is then part of the key, so the result is still a function of the key."""
     projection = {k: v for k, v in focus.items() if any_present({k: None}, roots)}
     if "resourceType" in focus:
         projection["resourceType"] = focus["resourceType"]
+    targets: list[Any] = []
+    if resolver is not None:
+        for ref in _references(projection):
+            try:
+                targets.append(resolver(ref))
+            except Exception:  # noqa: BLE001 - an unresolvable reference is part of the key as None
+                targets.append(None)
     try:
-        key = (compiled.expression, context_type or "", orjson.dumps(projection, option=orjson.OPT_SORT_KEYS))
+        key = (compiled.expression, context_type or "", orjson.dumps(projection, option=orjson.OPT_SORT_KEYS),
+               orjson.dumps(targets, option=orjson.OPT_SORT_KEYS) if resolver is not None else b"")
     except TypeError:
         return None
     cached = _memo.get(key)
     if cached is not None:
         return cached  # type: ignore[return-value]
-    result = _normalised(compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type))
+    result = _normalised(compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type,
+                                           resolver=resolver))
     with _memo_lock:
         if len(_memo) >= MEMO_LIMIT:
             _memo.clear()

@@ -613,14 +613,19 @@ class Walk:
                        expr, loc)
 
     # -- invariants ----------------------------------------------------------------------------------------
-    @staticmethod
-    def _memoised(c: Constraint, val: Any, context_type: str | None) -> list[Any] | None:
+    def _memoised(self, c: Constraint, val: Any, context_type: str | None,
+                  frame: ResourceFrame) -> list[Any] | None:
         if c.roots is None or not isinstance(val, dict) or c.compiled is None:
             return None
         if c.pure is None:
-            c.pure = is_pure(c.expression)
+            c.pure = "resolve" if not is_pure(c.expression) and is_pure(c.expression, allow_resolve=True) \
+                else is_pure(c.expression)
         if not c.pure:
             return None
+        if c.pure == "resolve":
+            if frame.resolver is None:
+                return None  # contained targets would need the frame: evaluate directly
+            return shortcuts.memoised(c.compiled, c.roots, val, context_type, frame.resolver)
         return shortcuts.memoised(c.compiled, c.roots, val, context_type)
 
     @staticmethod
@@ -648,7 +653,7 @@ class Walk:
                         ok = _empty_focus(c, val, context_type, is_resource)
                     elif (decided := self._shortcut(c, val, None if is_resource else context_type)) is not None:
                         ok = decided
-                    elif (memo := self._memoised(c, val, None if is_resource else context_type)) is not None:
+                    elif (memo := self._memoised(c, val, None if is_resource else context_type, frame)) is not None:
                         ok = satisfied(memo, c.expression)
                     else:
                         ok = c.compiled.holds(val, resource=frame.resource, root_resource=frame.root,
