@@ -92,7 +92,10 @@ def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[st
         projection["resourceType"] = focus["resourceType"]
     targets: list[Any] = []
     if resolver is not None:
-        for ref in _references(projection):
+        references = _references(projection)
+        if any(ref.startswith("#") for ref in references):
+            return None  # contained targets depend on the enclosing resource: evaluate directly
+        for ref in references:
             try:
                 targets.append(resolver(ref))
             except Exception:  # noqa: BLE001 - an unresolvable reference is part of the key as None
