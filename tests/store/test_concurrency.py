@@ -2,9 +2,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from pathlib import Path
+
+import pytest
 
 from fhir_service.store.repository import SearchQuery
 from fhir_service.store.sql_repository import SqlRepository
+from tests.store.backends import BACKENDS, PG_URL, postgres_unreachable
 
 THREADS = 8
 
@@ -50,3 +55,38 @@ def test_parallel_updates_of_one_resource_make_consecutive_versions(repo: SqlRep
         thread.join(60)
     history, _ = repo.history("Patient", "p1")
     assert sorted(h.version_id for h in history) == [1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_processes_starting_together_create_the_schema_once(backend: str, tmp_path: Path) -> None:
+    """gunicorn workers open the same empty database at the same moment: no CREATE TABLE race."""
+    if backend == "postgresql":
+        if postgres_unreachable():
+            pytest.skip(str(postgres_unreachable()))
+        url, prefix = PG_URL, f"t{uuid.uuid4().hex[:10]}_"
+    else:
+        url, prefix = f"sqlite:///{tmp_path / 'fresh.sqlite3'}", ""
+    barrier = threading.Barrier(4)
+    opened: list[SqlRepository] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            opened.append(SqlRepository(url, prefix=prefix))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    try:
+        assert not errors, errors
+        assert len(opened) == 4
+    finally:
+        if opened and prefix:
+            opened[0].drop_schema()
+        for repo in opened:
+            repo.close()
