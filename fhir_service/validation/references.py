@@ -91,6 +91,7 @@ def check(walk: "Walk", val: dict[str, Any], elem: ElementDef, expr: str, loc: L
                    f"'{reference}' ({target_type})", f"{expr}.type", loc + ("type",))
     allowed = allowed_types(walk, elem)
     if allowed is None:
+        check_target_profiles(walk, reference, elem, expr, loc, frame)
         return
     actual = target_type or (declared if isinstance(declared, str) else None)
     if actual is not None and actual not in allowed:
@@ -129,7 +130,13 @@ def check_target_profiles(walk: "Walk", reference: str, elem: ElementDef, expr: 
     claimed = set(meta.get("profile", []) or []) if isinstance(meta, dict) else set()
     if claimed & set(profiles):
         return
-    candidates = [u for u in profiles if _profile_type(walk, u) in (None, target.get("resourceType"))]
+    unknown = [u for u in profiles if walk.defs.resolve(u) is None]
+    for url in unknown:
+        walk.issue("error", "not-found", f"Unable to resolve the profile reference '{url}' (a target profile of "
+                   f"this element), so the target of '{reference}' cannot be checked against it",
+                   f"{expr}.reference", loc + ("reference",))
+    candidates = [u for u in profiles if u not in unknown and _profile_type(walk, u) in (None,
+                                                                                         target.get("resourceType"))]
     if not candidates:
         return
     if not any(walk.conforms(target, url) for url in candidates):
