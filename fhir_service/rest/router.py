@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 
 from fhir_service.rest import bundles
-from fhir_service.rest.http import (FHIR_JSON, FORM, JSON_TYPES, FhirError, Request, Response, error_response,
+from fhir_service.rest.http import (FORM, JSON_TYPES, FhirError, Request, Response, error_response,
                                     etag, media_type, outcome_of, parse_etag)
 from fhir_service.rest.search_request import parse_search
 from fhir_service.rest.summary import subset
@@ -97,7 +97,9 @@ class FhirRest:
             return Response(500, {}, outcome_of("fatal", "exception", "internal server error (logged)"))
 
     def dispatch(self, request: Request, repo: Any) -> Response:
-        self._check_format(request)
+        """Route, then apply the format rules (a PATCH is 405 whatever its Content-Type), then handle."""
+        if len(request.body) > self.config.max_body_bytes:
+            raise FhirError(413, f"request body exceeds {self.config.max_body_bytes} bytes", "too-costly")
         for pattern, handlers in self.routes:
             match = pattern.match(request.path)
             if not match:
@@ -109,13 +111,12 @@ class FhirRest:
             if handler is None:
                 raise FhirError(405, f"{request.method} is not supported on {request.path or '/'}", "not-supported",
                                 headers={"Allow": ", ".join(sorted(handlers))})
+            self._check_format(request)
             return handler(request, repo, **params)
         raise FhirError(404, f"no FHIR endpoint at {request.path!r}", "not-found")
 
     # -- cross-cutting rules ---------------------------------------------------------------------------------
     def _check_format(self, request: Request) -> None:
-        if len(request.body) > self.config.max_body_bytes:
-            raise FhirError(413, f"request body exceeds {self.config.max_body_bytes} bytes", "too-costly")
         fmt = next((v for k, v in request.query if k == "_format"), None)
         if fmt is not None and fmt.lower() not in ("json", *JSON_TYPES):
             raise FhirError(406, f"_format={fmt} is not supported: this server speaks application/fhir+json",
@@ -241,6 +242,7 @@ class FhirRest:
         criteria = bundles.query_string(request.query)
 
         def work(tx: Any) -> tuple[StoredResource, bool]:
+            tx.lock_condition(type, criteria)
             matches = tx.find(type, criteria)
             if len(matches) > 1:
                 raise FhirError(412, f"conditional update matched {len(matches)} resources", "multiple-matches")
@@ -264,6 +266,7 @@ class FhirRest:
         criteria = bundles.query_string(request.query)
 
         def work(tx: Any) -> None:
+            tx.lock_condition(type, criteria)
             matches = tx.find(type, criteria)
             if len(matches) > 1:
                 raise FhirError(412, f"conditional delete matched {len(matches)} resources", "multiple-matches")

@@ -10,7 +10,6 @@ that a regression fails the run.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import quote, unquote
 

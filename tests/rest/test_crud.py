@@ -184,3 +184,9 @@ def test_if_modified_since_on_read(client: Client) -> None:
     assert client("GET", "/Patient/p1", headers={"If-Modified-Since": last_modified}).status == 304
     assert client("GET", "/Patient/p1", headers={"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}).status == 200
     assert client("GET", "/Patient/p1", headers={"If-Modified-Since": "garbage"}).status == 200
+
+
+def test_patch_is_405_whatever_its_content_type(client: Client) -> None:
+    response = client("PATCH", "/Patient/1", '[{"op": "remove", "path": "/gender"}]',
+                      headers={"Content-Type": "application/json-patch+json"})
+    assert response.status == 405 and is_outcome(response.body)

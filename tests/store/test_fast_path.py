@@ -1,8 +1,6 @@
 """The native path evaluator gives exactly what the FHIRPath engine gives, on real resources."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
