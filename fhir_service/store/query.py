@@ -388,12 +388,13 @@ class SearchBuilder:
         return R.c.res_id.in_(sub)
 
     # -- sorting -----------------------------------------------------------------------------------------------
-    def sort_key(self, resource_type: str, R: Any, name: str, descending: bool) -> Any:
-        """A scalar expression to order by; missing values sort last in both directions."""
+    def sort_key(self, resource_type: str, R: Any, name: str, descending: bool) -> tuple[Any, type]:
+        """A scalar expression to order by (missing values sort last in both directions), and the Python
+        type of its values (to check paging cursors)."""
         if name == "_id":
-            return R.c.res_id
+            return R.c.res_id, str
         if name == "_lastUpdated":
-            return R.c.updated_us
+            return R.c.updated_us, int
         param = self.registry.get(resource_type, name)
         if param is None:
             raise InvalidSearch(f"cannot sort {resource_type} by unknown parameter {name!r}")
@@ -401,14 +402,18 @@ class SearchBuilder:
         text_low, text_high = ("", "\uffff")
         column = {"string": "value_norm", "token": "code", "uri": "value", "reference": "target_id",
                   "date": "high" if descending else "low", "number": "value", "quantity": "value"}[param.type]
+        kind: type
         if param.type in ("date",):
             sentinel: Any = -(1 << 62) if descending else 1 << 62
+            kind = int
         elif param.type in ("number", "quantity"):
             sentinel = -1e300 if descending else 1e300
+            kind = float
         else:
             sentinel = text_low if descending else text_high
+            kind = str
         column = table.c[column]
         aggregate = func.max(column) if descending else func.min(column)
         sub = (select(aggregate).where(table.c.rid == R.c.rid, table.c.param == param.code)
                .correlate(R).scalar_subquery())
-        return func.coalesce(sub, sentinel)
+        return func.coalesce(sub, sentinel), kind

@@ -83,13 +83,19 @@ def encode_cursor(values: Iterable[Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(list(values))).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, width: int) -> list[Any]:
+def decode_cursor(cursor: str, kinds: list[type]) -> list[Any]:
+    """The key values of a cursor, checked against the kinds of the sort keys (a tampered cursor is a 400,
+    never a database type error)."""
     try:
         values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, orjson.JSONDecodeError):
         raise InvalidSearch("invalid paging cursor") from None
-    if not isinstance(values, list) or len(values) != width:
+    if not isinstance(values, list) or len(values) != len(kinds):
         raise InvalidSearch("paging cursor does not fit this search (were _sort parameters changed?)")
+    for value, kind in zip(values, kinds):
+        fits = isinstance(value, kind) and not isinstance(value, bool) or (kind is float and type(value) is int)
+        if not fits or (isinstance(value, int) and abs(value) >= 1 << 63):
+            raise InvalidSearch("paging cursor does not fit this search")
     return values
 
 
@@ -444,7 +450,7 @@ class Session:
             except DateFormatError as exc:
                 raise InvalidSearch(f"_since: {exc}") from None
         if cursor:
-            conds.append(v.c.vid < decode_cursor(cursor, 1)[0])
+            conds.append(v.c.vid < decode_cursor(cursor, [int])[0])
         count = max(0, min(count, MAX_COUNT))
         rows = self.conn.execute(select(v).where(*conds).order_by(v.c.vid.desc()).limit(count + 1)).all()
         more = len(rows) > count
@@ -493,18 +499,22 @@ class Session:
         where = and_(r.c.deleted == false(), or_(*per_type) if len(per_type) > 1 else per_type[0])
 
         keys: list[tuple[Any, bool]] = []
+        kinds: list[type] = []
         for item in query.sort:
             name = item.lstrip("-")
             descending = item.startswith("-")
             if len(types) != 1 and name not in ("_id", "_lastUpdated"):
                 raise InvalidSearch(f"_sort={name} needs a single resource type")
-            keys.append((builder.sort_key(types[0] if types else "Resource", r, name, descending), descending))
+            expression, kind = builder.sort_key(types[0] if types else "Resource", r, name, descending)
+            keys.append((expression, descending))
+            kinds.append(kind)
         keys.append((r.c.rid, False))
+        kinds.append(int)
 
         count = max(0, min(query.count, MAX_COUNT))
         page_where = where
         if query.cursor:
-            values = decode_cursor(query.cursor, len(keys))
+            values = decode_cursor(query.cursor, kinds)
             page_where = and_(where, self._after(keys, values))
         key_columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
         order = [expr.desc() if desc else expr.asc() for expr, desc in keys]

@@ -190,3 +190,11 @@ def test_patch_is_405_whatever_its_content_type(client: Client) -> None:
     response = client("PATCH", "/Patient/1", '[{"op": "remove", "path": "/gender"}]',
                       headers={"Content-Type": "application/json-patch+json"})
     assert response.status == 405 and is_outcome(response.body)
+
+
+def test_tampered_history_cursor_is_400(client: Client) -> None:
+    import base64
+
+    cursor = base64.urlsafe_b64encode(b'["x"]').decode().rstrip("=")
+    response = client("GET", f"/_history?_cursor={cursor}")
+    assert response.status == 400 and is_outcome(response.body)

@@ -67,8 +67,17 @@ def test_include_entries_are_marked(loaded: Client) -> None:
     assert {e["resource"]["id"] for e in rev["entry"]} == {"p1", "o1"}
 
 
+def _cursor(values: list) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
 @pytest.mark.parametrize("query", ["birthdate=2020-13", "_count=-1", "_count=x", "_total=maybe",
-                                   "_sort=nonsense", "gender:below=x", "_summary=some", "_cursor=zzz"])
+                                   "_sort=nonsense", "gender:below=x", "_summary=some", "_cursor=zzz",
+                                   f"_cursor={_cursor(['abc'])}", f"_sort=birthdate&_cursor={_cursor(['x', 1])}",
+                                   f"_cursor={_cursor([2 ** 70])}", f"_cursor={_cursor([True])}"])
 def test_bad_search_requests_are_400(loaded: Client, query: str) -> None:
     response = loaded("GET", f"/Patient?{query}")
     assert response.status == 400 and response.body["resourceType"] == "OperationOutcome"
