@@ -51,7 +51,8 @@ def index_resource(resource: dict[str, Any], params: dict[str, SearchParam]) -> 
                 for row in _rows_for(param, value, branch.target_type):
                     if row not in seen:
                         seen.add(row)
-                        rows[param.type if not row[0].endswith(":of-type") else "token"].append(row)
+                        # derived token rows (`identifier:of-type`, `subject:identifier`) go to the token table
+                        rows["token" if ":" in row[0] else param.type].append(row)
     return rows
 
 
@@ -165,6 +166,10 @@ def _references(code: str, value: Any, target_type: str | None) -> Iterator[tupl
             return
         yield (code, ref_type, ref_id, value.split("|")[0][:STRING_MAX])
     elif isinstance(value, dict):
+        identifier = value.get("identifier")
+        if isinstance(identifier, dict) and identifier.get("value") is not None:
+            # Reference.identifier, for `subject:identifier=system|value`: a token row of a derived name
+            yield (f"{code}:identifier", identifier.get("system"), str(identifier["value"]), None)
         reference = value.get("reference")
         if not isinstance(reference, str) or reference.startswith("#"):
             return

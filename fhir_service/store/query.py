@@ -12,7 +12,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
-from sqlalchemy import and_, false, func, not_, or_, select, true
+from sqlalchemy import and_, false, func, not_, or_, select, true, tuple_
 from sqlalchemy.sql import ColumnElement
 
 from fhir_service.store.dates import MAX_US, DateFormatError, date_range, now_us
@@ -25,13 +25,14 @@ PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
 _PREFIX_RE = re.compile(r"^(eq|ne|gt|lt|ge|le|sa|eb|ap)(?=[-+.\d])")
 MODIFIERS_BY_TYPE = {
     "string": {"exact", "contains", "missing"},
-    "token": {"not", "text", "missing", "of-type"},
+    "token": {"not", "text", "missing", "of-type", "in", "not-in"},
     "date": {"missing"},
     "number": {"missing"},
     "quantity": {"missing"},
     "uri": {"below", "missing"},
-    "reference": {"missing"},  # plus :[Type]
+    "reference": {"missing", "identifier"},  # plus :[Type]
 }
+MAX_VALUE_SET_CODES = 5000
 CONTROL_PARAMS = frozenset({"_count", "_sort", "_include", "_revinclude", "_total", "_summary", "_elements",
                             "_format", "_pretty", "_cursor", "_contained", "_containedType", "_type"})
 
@@ -150,9 +151,14 @@ class SearchBuilder:
         if not any(values):
             raise InvalidSearch(f"search parameter {key!r} has no value")
         table = self.t.index_tables()[param.type]
-        if param.type == "token" and modifier == "not":
-            match = or_(*[self._token(table, param.code, v, "") for v in values])
+        if param.type == "token" and modifier in ("not", "not-in"):
+            inner = "" if modifier == "not" else "in"
+            match = or_(*[self._token(table, param.code, v, inner) for v in values])
             return R.c.rid.not_in(self._rids(table, resource_type, param.code, match))
+        if param.type == "reference" and modifier == "identifier":
+            tokens = self.t.token
+            match = or_(*[self._token(tokens, param.code, v, "") for v in values])
+            return R.c.rid.in_(self._rids(tokens, resource_type, f"{param.code}:identifier", match))
         build: Callable[..., ColumnElement[bool]] = getattr(self, f"_{param.type}")
         code = f"{param.code}:of-type" if modifier == "of-type" else param.code
         match = or_(*[build(table, param.code, v, modifier) for v in values])
@@ -201,6 +207,8 @@ class SearchBuilder:
         return table.c.value_norm.like(f"{norm}%", escape="\\")
 
     def _token(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
+        if modifier == "in":
+            return self._in_value_set(table, value)
         if modifier == "text":
             return func.lower(table.c.text).like(f"{like_escape(value.lower())}%", escape="\\")
         parts = split_token(value)
@@ -216,6 +224,25 @@ class SearchBuilder:
         if token_code == "":
             return table.c.system == system
         return and_(table.c.system == system, table.c.code == token_code)
+
+    def _in_value_set(self, table: Any, url: str) -> ColumnElement[bool]:
+        """`:in` / `:not-in`: membership in a ValueSet the loaded packages enumerate completely."""
+        from fhir_service.terminology.service import terminology_for
+
+        expansion = terminology_for(self.registry.definitions).expand(url)
+        if expansion is None:
+            raise InvalidSearch(f":in: the value set {url!r} is not known to this server")
+        if expansion.incomplete or expansion.unresolved or expansion.syntax:
+            raise InvalidSearch(f":in: the members of {url!r} cannot be enumerated here "
+                                f"({', '.join(sorted(expansion.incomplete)) or 'incomplete expansion'})")
+        pairs = [pair for pair in expansion.codes if pair not in expansion.excluded]
+        if not pairs:
+            return false()
+        if len(pairs) > MAX_VALUE_SET_CODES:
+            raise InvalidSearch(f":in: {url!r} has {len(pairs)} codes; at most {MAX_VALUE_SET_CODES} are searched")
+        # a bare `code` element (Patient.gender) is indexed without a system: its binding supplies it
+        bare = and_(table.c.system.is_(None), table.c.code.in_(sorted({code for _, code in pairs})))
+        return or_(tuple_(table.c.system, table.c.code).in_(pairs), bare)
 
     def _uri(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:
         if modifier == "below":

@@ -284,3 +284,27 @@ def test_search_parameters_written_by_another_process_are_seen(tmp_path) -> None
         reader.search(SearchQuery("Patient", [("first-given", "zed")], strict=True))
     reader.close()
     writer.close()
+
+
+def test_token_in_and_not_in_a_value_set(data: SqlRepository) -> None:
+    gender = "http://hl7.org/fhir/ValueSet/administrative-gender"
+    assert ids(data, "Patient", ("gender:in", gender)) == ["p1", "p2", "p3"]
+    assert ids(data, "Patient", ("gender:not-in", gender)) == []
+    data.update({"resourceType": "MedicationAdministration", "id": "toci", "status": "completed",
+                 "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-03-02",
+                 "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                           "code": "612865"}]}})
+    drugs = "https://fhir.cart-tox.org/ValueSet/toxicity-drugs"
+    assert ids(data, "MedicationAdministration", ("code:in", drugs)) == ["toci"]
+    assert ids(data, "MedicationAdministration", ("code:not-in", drugs)) == []
+    with pytest.raises(InvalidSearch):  # not known here
+        ids(data, "Patient", ("gender:in", "http://example.org/ValueSet/none"))
+    with pytest.raises(InvalidSearch):  # LOINC members cannot be enumerated locally
+        ids(data, "Observation", ("code:in", "http://hl7.org/fhir/ValueSet/observation-codes"))
+
+
+def test_reference_by_identifier(repo: SqlRepository) -> None:
+    repo.update({"resourceType": "Observation", "id": "x", "status": "final", "code": {"text": "t"},
+                 "subject": {"identifier": {"system": "urn:mrn", "value": "42"}}})
+    assert ids(repo, "Observation", ("subject:identifier", "urn:mrn|42")) == ["x"]
+    assert ids(repo, "Observation", ("subject:identifier", "urn:mrn|43")) == []
