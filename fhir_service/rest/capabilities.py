@@ -80,8 +80,12 @@ def capability_statement(rest: Any) -> dict[str, Any]:
                                        if getattr(p, "name", "") != "hl7.fhir.r4.core" and getattr(p, "canonical", "")}),
         "rest": [{
             "mode": "server",
-            "documentation": "Search: string/token/date/reference/number/quantity/uri parameters with prefixes and "
-                             "modifiers, chaining and _has; paging with keyset cursors; _total=accurate on request.",
+            "documentation": "Search: string/token/date/reference/number/quantity/uri/composite parameters with "
+                             "prefixes (eq ne gt lt ge le sa eb ap) and modifiers (:missing :not :exact :contains "
+                             ":text :of-type :in :not-in :identifier :below :[type]), chaining and _has, "
+                             "compartments, _include/_revinclude (:iterate), _sort, _summary, _elements; paging "
+                             "with keyset cursors; _total=accurate on request. Writes are checked as a FHIR "
+                             "parser would (400); profile validation on write is configurable (422).",
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"},
                             {"code": "search-system"}],

@@ -341,7 +341,7 @@ class FhirRest:
     # -- operations ----------------------------------------------------------------------------------------------
     def validate_op(self, request: Request, repo: Any, type: str, id: str | None = None) -> Response:
         body = self._resource_body(request, None)
-        profiles: list[str] = []
+        profiles: list[str] = [v for k, v in request.query if k == "profile" and v]
         mode = None
         resource: Any = body
         if body.get("resourceType") == "Parameters":

@@ -86,3 +86,12 @@ def test_unparseable_resources_are_400_on_every_write(client: Client, resource: 
 def test_bad_codes_and_missing_elements_are_not_parse_errors(client: Client) -> None:
     assert client("POST", "/Patient", {"resourceType": "Patient", "gender": "xx"}).status == 201
     assert client("POST", "/Observation", {"resourceType": "Observation", "code": {"text": "x"}}).status == 201
+
+
+def test_validate_with_a_profile_in_the_query(client: Client) -> None:
+    unprofiled = {k: v for k, v in BODYTEMP.items() if k != "meta"}
+    plain = client("POST", "/Observation/$validate", unprofiled)
+    profiled = client("POST", "/Observation/$validate?profile=http://hl7.org/fhir/StructureDefinition/bodytemp",
+                      unprofiled)
+    errors = lambda r: [i for i in r.body["issue"] if i["severity"] == "error"]  # noqa: E731
+    assert not errors(plain) and errors(profiled)
