@@ -105,3 +105,11 @@ def test_parallel_conditional_creates_over_http_make_one_resource(base: str) -> 
         thread.join(30)
     assert sorted(statuses) == [200] * 5 + [201]
     assert requests.get(f"{base}/Patient?identifier=urn:mrn|race").json()["total"] == 1
+
+
+def test_head_answers_like_get_without_a_body(base: str) -> None:
+    requests.put(f"{base}/Patient/h", json={"resourceType": "Patient", "id": "h"},
+                 headers={"Content-Type": FHIR_JSON})
+    head = requests.head(f"{base}/Patient/h")
+    assert head.status_code == 200 and head.headers["ETag"] == 'W/"1"' and head.content == b""
+    assert requests.head(f"{base}/Patient/none").status_code == 404
