@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from fhir_service.definitions import Definitions
 from fhir_service.validation.elements import ElementDef
+from fhir_service.validation.jsonshape import dicts
 from fhir_service.validation.outcome import Location
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class BindingChecker:
                 result = self.terminology.validate_code(vs, system if isinstance(system, str) else None, value,
                                                         val.get("display") if code == "Coding" else None)
             elif code == "CodeableConcept":
-                codings = [c for c in val.get("coding", []) or [] if isinstance(c, dict)]
+                codings = dicts(val.get("coding"))
                 if not codings:
                     return
                 result = self.terminology.validate_codings(vs, codings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from fhir_service.validation.jsonshape import as_list, dicts
 from fhir_service.validation.outcome import Location
 
 if TYPE_CHECKING:
@@ -45,11 +46,12 @@ def check_fixed_values_kept(walk: "Walk", sd: dict[str, Any], expr: str, loc: Lo
         return
     if not isinstance(base, dict):
         return
-    base_elements = {e.get("id") or e.get("path"): e for e in (base.get("snapshot") or {}).get("element", [])}
+    base_elements = {e.get("id") or e.get("path"): e for e in dicts((base.get("snapshot") or {}).get("element"))}
     for i, element in enumerate(elements):
         if not isinstance(element, dict):
             continue
-        original = base_elements.get(element.get("id") or element.get("path"))
+        key_id = element.get("id") or element.get("path")
+        original = base_elements.get(key_id) if isinstance(key_id, str) else None
         if not original:
             continue
         for key, value in element.items():
@@ -70,8 +72,8 @@ def check_search_parameter(walk: "Walk", sp: dict[str, Any], expr: str, loc: Loc
     if isinstance(sp.get("type"), str) and isinstance(parent.get("type"), str) and sp["type"] != parent["type"]:
         walk.issue("error", "business-rule", f"The type {sp['type']} is different to the type {parent['type']} in "
                    f"the derivedFrom SearchParameter {derived_from}", expr, loc)
-    parent_bases = set(parent.get("base") or [])
-    for i, base in enumerate(sp.get("base") or []):
+    parent_bases = {b for b in as_list(parent.get("base")) if isinstance(b, str)}
+    for i, base in enumerate(as_list(sp.get("base"))):
         if isinstance(base, str) and parent_bases and base not in parent_bases \
                 and not parent_bases & {"Resource", "DomainResource"}:
             walk.issue("error", "business-rule", f"The resource type {base} is not listed as a base in the "
@@ -85,10 +87,12 @@ def check_measure_report(walk: "Walk", report: dict[str, Any], expr: str, loc: L
     measure = walk.defs.resolve(url) if isinstance(url, str) else None
     if not isinstance(measure, dict) or measure.get("resourceType") != "Measure":
         return
-    scoring = {c.get("code") for c in (measure.get("scoring") or {}).get("coding", []) if isinstance(c, dict)}
+    scoring_concept = measure.get("scoring")
+    scoring = {c.get("code") for c in dicts(scoring_concept.get("coding") if isinstance(scoring_concept, dict)
+                                            else None)}
     if "cohort" not in scoring:
         return
-    for i, group in enumerate(report.get("group") or []):
+    for i, group in enumerate(as_list(report.get("group"))):
         if isinstance(group, dict) and "measureScore" in group:
             walk.issue("error", "business-rule", "No measureScore when the scoring of the message is 'cohort'",
                        f"{expr}.group[{i}].measureScore", loc + ("group", i, "measureScore"))
@@ -107,7 +111,9 @@ def check_slicing_definitions(walk: "Walk", sd: dict[str, Any], expr: str, loc: 
     for i, element in enumerate(elements):
         if not isinstance(element, dict) or not isinstance(element.get("slicing"), dict):
             continue
-        path = element.get("path", "")
+        path = element.get("path")
+        if not isinstance(path, str):
+            continue
         slicing = element["slicing"]
         where = f"{expr}.differential.element[{i}]"
         if element.get("sliceName") and path in first and "/" not in str(element.get("sliceName")):
@@ -118,7 +124,8 @@ def check_slicing_definitions(walk: "Walk", sd: dict[str, Any], expr: str, loc: 
                            f"{element.get('id', path)} tries to redefine the slicing to [{_discriminators(slicing)}]",
                            expr, loc)
         first.setdefault(path, (i, slicing))
-        type_codes = [t.get("code") for t in element.get("type", []) or [] if isinstance(t, dict)]
+        types = element.get("type")
+        type_codes = [t.get("code") for t in (types if isinstance(types, list) else []) if isinstance(t, dict)]
         if not type_codes:
             type_codes = _base_types(walk, base_type, path)
         if len(type_codes) != 1 or not isinstance(type_codes[0], str):
@@ -127,7 +134,8 @@ def check_slicing_definitions(walk: "Walk", sd: dict[str, Any], expr: str, loc: 
         if structure is None:
             continue
         names = {child.name for child, _ in structure.root.children.values()}
-        for j, disc in enumerate(slicing.get("discriminator", []) or []):
+        discriminators = slicing.get("discriminator")
+        for j, disc in enumerate(discriminators if isinstance(discriminators, list) else []):
             head = str(disc.get("path", "")).split(".", 1)[0] if isinstance(disc, dict) else ""
             if not head or head.startswith("$") or "(" in head or head in names:
                 continue
@@ -138,7 +146,8 @@ def check_slicing_definitions(walk: "Walk", sd: dict[str, Any], expr: str, loc: 
 
 
 def _discriminators(slicing: dict[str, Any]) -> str:
-    return ",".join(f"{d.get('type')}={d.get('path')}" for d in slicing.get("discriminator", []) or []
+    found = slicing.get("discriminator")
+    return ",".join(f"{d.get('type')}={d.get('path')}" for d in (found if isinstance(found, list) else [])
                     if isinstance(d, dict))
 
 

@@ -14,6 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Location
 from fhir_service.validation.patterns import equal
 
@@ -34,7 +35,7 @@ TYPE_NAMES = {"text": "string", "url": "uri", "choice": "Coding", "open-choice":
 
 
 def _ext(item: dict[str, Any], *urls: str) -> Any:
-    for ext in item.get("extension", []) or []:
+    for ext in as_list(item.get("extension")):
         if isinstance(ext, dict) and ext.get("url") in urls:
             for key, value in ext.items():
                 if key.startswith("value"):
@@ -44,7 +45,7 @@ def _ext(item: dict[str, Any], *urls: str) -> Any:
 
 def _exts(item: dict[str, Any], url: str) -> list[Any]:
     out = []
-    for ext in item.get("extension", []) or []:
+    for ext in as_list(item.get("extension")):
         if isinstance(ext, dict) and ext.get("url") == url:
             out.extend(v for k, v in ext.items() if k.startswith("value"))
     return out
@@ -91,7 +92,8 @@ class QuestionnaireCheck:
         return all(results) if q_item.get("enableBehavior") == "all" else any(results)
 
     def _condition(self, condition: dict[str, Any]) -> bool:
-        answers = self.answers.get(condition.get("question"), [])
+        question = condition.get("question")
+        answers = self.answers.get(question, []) if isinstance(question, str) else []
         operator = condition.get("operator")
         expected = next((v for k, v in condition.items() if k.startswith("answer")), None)
         if operator == "exists":
@@ -118,10 +120,12 @@ class QuestionnaireCheck:
     # -- items -----------------------------------------------------------------------------------------------
     def items(self, q_items: list[dict[str, Any]], r_items: list[dict[str, Any]], expr: str, loc: Location,
               key: str = "item") -> None:
-        by_link = {q.get("linkId"): q for q in q_items}
+        by_link = {q["linkId"]: q for q in q_items if isinstance(q.get("linkId"), str)}
         counts: dict[str, int] = {}
         for i, r_item in enumerate(r_items):
             link = r_item.get("linkId")
+            if not isinstance(link, str):
+                continue  # the structure checks report a missing or malformed linkId
             item_expr, item_loc = f"{expr}.{key}[{i}]", loc + (key, i)
             q_item = by_link.get(link)
             if q_item is None:
@@ -162,7 +166,7 @@ class QuestionnaireCheck:
             self.err(f"The maximum number of answers is {max_occurs} but this has {len(answers)} answers", expr, loc)
         if isinstance(min_occurs, int) and len(answers) < min_occurs and self.completed:
             self.err(f"The minimum number of answers is {min_occurs} but this has {len(answers)} answers", expr, loc)
-        if item_type in ANSWER_TYPES:
+        if isinstance(item_type, str) and item_type in ANSWER_TYPES:
             for j, answer in enumerate(answers):
                 self.answer(q_item, item_type, answer, answers, f"{expr}.answer[{j}]", loc + ("answer", j))
         for j, answer in enumerate(answers):

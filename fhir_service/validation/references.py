@@ -24,11 +24,13 @@ def reference_type(reference: str, frame: "ResourceFrame") -> tuple[str | None, 
     """(type of the target or None if unknown, resolvable-locally flag false when a `#id` is missing)."""
     if reference.startswith("#"):
         if reference == "#":
-            return frame.resource.get("resourceType"), True
+            rtype = frame.resource.get("resourceType")
+            return (rtype if isinstance(rtype, str) else None), True
         target = frame.contained(reference[1:])
         if target is None:
             return None, False
-        return target.get("resourceType"), True
+        rtype = target.get("resourceType")
+        return (rtype if isinstance(rtype, str) else None), True
     if frame.resolver is not None:
         try:
             target = frame.resolver(reference)
@@ -127,7 +129,8 @@ def check_target_profiles(walk: "Walk", reference: str, elem: ElementDef, expr: 
     if target is None:
         return
     meta = target.get("meta")
-    claimed = set(meta.get("profile", []) or []) if isinstance(meta, dict) else set()
+    listed = meta.get("profile") if isinstance(meta, dict) else None
+    claimed = {u for u in listed if isinstance(u, str)} if isinstance(listed, list) else set()
     if claimed & set(profiles):
         return
     unknown = [u for u in profiles if walk.defs.resolve(u) is None]

@@ -16,6 +16,7 @@ from fhir_service.validation import patterns
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Discriminator, ElementDef, compiled,
 )
+from fhir_service.validation.jsonshape import dicts
 from fhir_service.validation.outcome import Location
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def _item_values(walk: "Walk", item: Any, segments: list[str], frame: "ResourceF
             if m:
                 name, arg = m.group(1), m.group(2).strip().strip("'\"")
                 if name == "extension":
-                    for ext in value.get("extension", []) if isinstance(value, dict) else []:
+                    for ext in dicts(value.get("extension")) if isinstance(value, dict) else []:
                         if isinstance(ext, dict) and ext.get("url") == arg:
                             nxt.append(ext)
                 elif name == "resolve":

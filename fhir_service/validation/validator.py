@@ -9,6 +9,7 @@ compiled definitions live in `definitions.memo`.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any, Callable, Sequence
 
 from fhir_service.definitions import Definitions, default_definitions
@@ -16,6 +17,7 @@ from fhir_service.validation.outcome import Issue
 from fhir_service.validation.walker import Walk
 
 Rule = Callable[[dict, Definitions], list[Issue]]
+log = logging.getLogger(__name__)
 
 
 def _bundle_hooks() -> tuple[Any, Any]:
@@ -66,6 +68,10 @@ class Validator:
             walk.resource(resource, expr, (), list(profiles), explicit_profiles=True)
         except RecursionError:
             walk.issue("fatal", "too-costly", "The resource is nested too deeply to be validated", expr, ())
+        except Exception as exc:  # noqa: BLE001 - a validator bug: say so in an issue, never a traceback
+            log.exception("validation failed on %s", expr or "content")
+            walk.issue("error", "exception", f"The validator failed while checking this content ({type(exc).__name__}: "
+                       f"{exc}); the issues found before are listed", expr, ())
         if isinstance(rtype, str):
             for rule in self.rules:
                 try:

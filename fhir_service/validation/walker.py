@@ -22,6 +22,7 @@ from fhir_service.validation.elements import (
 )
 from fhir_service.validation.fhirpath_adapter import satisfied
 from fhir_service.validation.guards import any_present, is_pure
+from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Issue, Location
 from fhir_service.validation.primitives import HTML_TAG, REGEXES, check_primitive, json_type_name
 from fhir_service.validation.xhtml import check_xhtml
@@ -704,7 +705,7 @@ def global_profiles(definitions: Definitions) -> dict[str, tuple[str, ...]]:
     def build() -> dict[str, tuple[str, ...]]:
         found: dict[str, list[str]] = {}
         for guide in definitions.resources_of_type("ImplementationGuide"):
-            for item in guide.get("global", []) or []:
+            for item in as_list(guide.get("global")):
                 if isinstance(item, dict) and isinstance(item.get("type"), str) and isinstance(item.get("profile"), str):
                     found.setdefault(item["type"], []).append(item["profile"])
         return {k: tuple(v) for k, v in found.items()}
