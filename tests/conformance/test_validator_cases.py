@@ -6,6 +6,12 @@ Runs the cases that need no terminology server and no external package: useTest,
 are added to a copy of the definitions; the instance is validated (base step), and against the profileStep's
 profile when present. A verdict agrees when (expected errorCount == 0) == (our error count == 0).
 
+Figures at the time of writing: 269/284 JSON verdicts agree (94.7%), profile step 32/39, XML cases 139/164.
+The main remaining causes: wrong display names of LOINC / SNOMED CT / CVX / ISO 3166 codes (code systems the
+packages do not carry), settings of the HL7 harness that the index does not record (bad-markdown-no-html,
+contained-resource-bad-id-ignore), JSON with comments (json5), digital signature verification, Java-specific
+Measure rules, and a case listed twice with contradicting expectations (ext-derived-circle).
+
 Run as a script to list the disagreements: `.venv/bin/python tests/conformance/test_validator_cases.py [-v] [--xml]
 [name...]` (`--xml`: the XML cases, read by the project's XML reader, reported as a separate figure).
 """
