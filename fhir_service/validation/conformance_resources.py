@@ -41,7 +41,7 @@ def check_fixed_values_kept(walk: "Walk", sd: dict[str, Any], expr: str, loc: Lo
     if not isinstance(base_url, str) or not isinstance(elements, list) or base_url == sd.get("url"):
         return
     try:
-        base = walk.defs.structure_definition(base_url) if "/StructureDefinition/" in base_url else None
+        base = walk.defs.structure_definition(base_url)
     except Exception:  # noqa: BLE001 - an unusable base is reported by check_structure_definition
         return
     if not isinstance(base, dict):
@@ -87,6 +87,7 @@ def check_measure_report(walk: "Walk", report: dict[str, Any], expr: str, loc: L
     measure = walk.defs.resolve(url) if isinstance(url, str) else None
     if not isinstance(measure, dict) or measure.get("resourceType") != "Measure":
         return
+    _check_stratifiers(walk, report, measure, expr, loc)
     scoring_concept = measure.get("scoring")
     scoring = {c.get("code") for c in dicts(scoring_concept.get("coding") if isinstance(scoring_concept, dict)
                                             else None)}
@@ -161,3 +162,50 @@ def _base_types(walk: "Walk", base_type: Any, path: str) -> list[str]:
     if element is None and path.endswith((".extension", ".modifierExtension")):
         return ["Extension"]
     return element.type_codes if element is not None else []
+
+
+def _codes(concept: Any) -> set[tuple[Any, Any]]:
+    if not isinstance(concept, dict):
+        return set()
+    return {(c.get("system"), c.get("code")) for c in dicts(concept.get("coding")) if c.get("code")}
+
+
+def _stratifier_codes(stratifier: dict[str, Any]) -> set[tuple[Any, Any]]:
+    found: set[tuple[Any, Any]] = set()
+    for concept in as_list(stratifier.get("code")) if isinstance(stratifier.get("code"), list) \
+            else [stratifier.get("code")]:
+        found |= _codes(concept)
+    return found
+
+
+def _check_stratifiers(walk: "Walk", report: dict[str, Any], measure: dict[str, Any], expr: str,
+                       loc: Location) -> None:
+    """R4 links a report's stratifiers to the Measure's by their codes: each reported stratifier carries the code
+    of a stratifier of the matching Measure group, and each of those is reported."""
+    measure_groups = dicts(measure.get("group"))
+    for i, group in enumerate(dicts(report.get("group"))):
+        stratifiers = dicts(group.get("stratifier"))
+        if not stratifiers:
+            continue
+        codes = _codes(group.get("code"))
+        defined = next((g for g in measure_groups if codes and _codes(g.get("code")) & codes), None)
+        if defined is None and len(measure_groups) == 1:
+            defined = measure_groups[0]
+        if defined is None:
+            continue
+        definitions = dicts(defined.get("stratifier"))
+        matched: set[int] = set()
+        for j, stratifier in enumerate(stratifiers):
+            reported = _stratifier_codes(stratifier)
+            hits = [k for k, d in enumerate(definitions) if reported and _codes(d.get("code")) & reported]
+            if not hits:
+                walk.issue("error", "business-rule", "Group should have a code that matches the group stratifier "
+                           "definition in the measure", f"{expr}.group[{i}].stratifier[{j}]",
+                           loc + ("group", i, "stratifier", j))
+            matched.update(hits)
+        for k, definition in enumerate(definitions):
+            if k not in matched:
+                shown = ", ".join(f"{s}#{c}" for s, c in sorted(_codes(definition.get("code")), key=str)) or "''"
+                walk.issue("error", "business-rule", f"The MeasureReport does not include a stratifier for the "
+                           f"stratifier with code {shown} (id = '{definition.get('id')}')", f"{expr}.group[{i}]",
+                           loc + ("group", i))

@@ -1,0 +1,57 @@
+"""Conformance resources and reports checked against the definitions they build on."""
+from __future__ import annotations
+
+from typing import Any
+
+from fhir_service.validation import Validator
+from tests.validation.vhelpers import definitions_with, errors, messages
+
+NARRATIVE = {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}
+
+
+def search_parameter(**fields: Any) -> dict[str, Any]:
+    return {"resourceType": "SearchParameter", "text": NARRATIVE, "url": "http://example.test/SearchParameter/n",
+            "name": "n", "status": "active", "description": "name", "code": "name", "base": ["Organization"],
+            "type": "string", "expression": "Organization.name",
+            "derivedFrom": "http://hl7.org/fhir/SearchParameter/Organization-name", **fields}
+
+
+def test_derived_search_parameter_keeps_type_and_base(validator: Validator) -> None:
+    assert not errors(validator.validate(search_parameter())), messages(validator.validate(search_parameter()))
+    assert errors(validator.validate(search_parameter(type="token")))
+    assert errors(validator.validate(search_parameter(base=["Patient"])))
+
+
+def profile(differential: list[dict[str, Any]], **fields: Any) -> dict[str, Any]:
+    return {"resourceType": "StructureDefinition", "text": NARRATIVE, "url": "http://example.test/sd/p",
+            "name": "P", "status": "draft", "kind": "resource", "abstract": False, "type": "Observation",
+            "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Observation", "derivation": "constraint",
+            "differential": {"element": differential}, **fields}
+
+
+def test_profile_differential_must_produce_a_snapshot(validator: Validator) -> None:
+    good = profile([{"id": "Observation.status", "path": "Observation.status", "fixedCode": "final"}])
+    assert not errors(validator.validate(good)), messages(validator.validate(good))
+    bad = profile([{"id": "Observation.valueBla", "path": "Observation.valueBla", "min": 1}])
+    assert any("Snapshot" in i.diagnostics for i in errors(validator.validate(bad)))
+
+
+def test_derived_profile_keeps_fixed_values() -> None:
+    base = profile([{"id": "Observation.status", "path": "Observation.status", "fixedCode": "final"}])
+    derived = profile([{"id": "Observation.status", "path": "Observation.status", "fixedCode": "amended"}],
+                      url="http://example.test/sd/derived", baseDefinition=base["url"])
+    validator = Validator(definitions_with(base))
+    assert any("fixed" in i.diagnostics for i in errors(validator.validate(derived)))
+
+
+def test_cohort_measure_report_has_no_score() -> None:
+    measure = {"resourceType": "Measure", "url": "http://example.test/Measure/m", "status": "active",
+               "scoring": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring",
+                                       "code": "cohort"}]}}
+    report = {"resourceType": "MeasureReport", "text": NARRATIVE, "status": "complete", "type": "summary",
+              "measure": measure["url"], "period": {"start": "2024-01-01", "end": "2024-01-31"},
+              "group": [{"population": [{"count": 3}]}]}
+    validator = Validator(definitions_with(measure))
+    assert not errors(validator.validate(report)), messages(validator.validate(report))
+    report["group"][0]["measureScore"] = {"value": 3}
+    assert errors(validator.validate(report))
