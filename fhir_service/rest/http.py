@@ -60,6 +60,7 @@ class Response:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
+    media_type: str = FHIR_JSON  # the negotiated format (see rest.negotiation.render)
 
 
 def error_response(error: FhirError) -> Response:

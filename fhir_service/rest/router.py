@@ -15,13 +15,13 @@ from urllib.parse import parse_qsl
 
 
 from fhir_service.rest import bundles
-from fhir_service.rest.http import (FORM, JSON_TYPES, FhirError, Request, Response, error_response,
-                                    etag, media_type, outcome_of, parse_etag)
+from fhir_service.rest.http import (FORM, FhirError, Request, Response, error_response, etag, media_type,
+                                    outcome_of, parse_etag)
+from fhir_service.rest.negotiation import is_resource_type, parse_resource, response_type
 from fhir_service.rest.search_request import parse_search
 from fhir_service.rest.summary import subset
 from fhir_service.rest import shape
 from fhir_service.rest.validation_hook import validate
-from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError, StoredResource
 from fhir_service.validation.outcome import has_errors, operation_outcome
 
@@ -86,6 +86,14 @@ class FhirRest:
         pairs = parse_qsl(query, keep_blank_values=True) if isinstance(query, str) else list(query)
         request = Request(method.upper(), path, pairs, {k.lower(): v for k, v in (headers or {}).items()},
                           body or b"", base.rstrip("/"))
+        response = self._handle(request)
+        try:
+            response.media_type = response_type(request)
+        except FhirError:
+            pass  # a 406 is itself answered in JSON
+        return response
+
+    def _handle(self, request: Request) -> Response:
         try:
             return self.dispatch(request, self.repo)
         except FhirError as error:
@@ -93,7 +101,7 @@ class FhirRest:
         except StoreError as error:
             return Response(error.status, {}, outcome_of("error", error.code, str(error), error.expression))
         except Exception:  # a bug: logged with its traceback, answered without it
-            log.exception("unhandled error in %s %s", method, path)
+            log.exception("unhandled error in %s %s", request.method, request.path)
             return Response(500, {}, outcome_of("fatal", "exception", "internal server error (logged)"))
 
     def dispatch(self, request: Request, repo: Any) -> Response:
@@ -117,20 +125,16 @@ class FhirRest:
 
     # -- cross-cutting rules ---------------------------------------------------------------------------------
     def _check_format(self, request: Request) -> None:
-        fmt = next((v for k, v in request.query if k == "_format"), None)
-        if fmt is not None and fmt.lower() not in ("json", *JSON_TYPES):
-            raise FhirError(406, f"_format={fmt} is not supported: this server speaks application/fhir+json",
-                            "not-supported")
-        accept = request.header("accept")
-        if fmt is None and accept and not _accepts_json(accept):
-            raise FhirError(406, f"cannot produce {accept}: this server speaks application/fhir+json",
-                            "not-supported")
+        response_type(request)  # 406 before doing anything
         if request.method in WRITE_METHODS and request.body:
             kind = media_type(request.header("content-type"))
-            expected = (FORM,) if request.path.endswith("_search") else JSON_TYPES
-            if kind not in expected:
+            if request.path.endswith("_search"):
+                if kind != FORM:
+                    raise FhirError(415, f"Content-Type {kind or '(none)'} is not supported here; send {FORM}",
+                                    "not-supported")
+            elif not is_resource_type(kind):
                 raise FhirError(415, f"Content-Type {kind or '(none)'} is not supported here; send "
-                                     f"{' or '.join(expected)}", "not-supported")
+                                     "application/fhir+json or application/fhir+xml", "not-supported")
 
     def _check_type(self, resource_type: str) -> None:
         if resource_type not in self.repo.resource_types:
@@ -139,10 +143,7 @@ class FhirRest:
     def _resource_body(self, request: Request, resource_type: str | None) -> dict[str, Any]:
         if not request.body.strip():
             raise FhirError(400, "the request has no body: a FHIR resource is required", "required")
-        try:
-            resource = fhirjson.loads(request.body)
-        except ValueError as exc:  # JSONDecodeError, bad UTF-8, NaN
-            raise FhirError(400, f"the body is not valid JSON: {exc}", "structure") from None
+        resource = parse_resource(request, self.definitions)
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise FhirError(400, "the body is not a FHIR resource (a JSON object with resourceType)", "structure")
         if resource_type and resource["resourceType"] != resource_type:
@@ -441,11 +442,3 @@ def _http_date(value: str | None) -> int | None:
         return int(parsedate_to_datetime(value).timestamp())
     except (TypeError, ValueError):
         return None
-
-
-def _accepts_json(accept: str) -> bool:
-    for item in accept.split(","):
-        kind = media_type(item)
-        if kind in ("*/*", "application/*", *JSON_TYPES) or kind.endswith("+json") or kind == "text/html":
-            return True
-    return False

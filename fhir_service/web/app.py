@@ -13,8 +13,8 @@ from flask import Blueprint, Flask, Response as FlaskResponse, current_app, requ
 from werkzeug.exceptions import HTTPException
 
 from fhir_service.rest import FhirRest, RestConfig
-from fhir_service.store import fhirjson
-from fhir_service.rest.http import FHIR_JSON, outcome_of, media_type
+from fhir_service.rest.http import Response, outcome_of
+from fhir_service.rest.negotiation import render
 
 log = logging.getLogger(__name__)
 FHIR_PREFIX = "/fhir"
@@ -24,23 +24,12 @@ ISSUE_CODES = {400: "invalid", 404: "not-found", 405: "not-supported", 413: "too
 blueprint = Blueprint("fhir", __name__)
 
 
-def _render(status: int, headers: dict[str, str], body: dict[str, Any] | None, pretty: bool = False,
-            content_type: str = FHIR_JSON) -> FlaskResponse:
-    data = b""
-    if body is not None:
-        data = fhirjson.dumps(body, pretty)
-    response = FlaskResponse(data, status=status, headers=headers)
-    if body is not None:
-        response.headers["Content-Type"] = f"{content_type}; charset=utf-8"
+def _render(result: Response, definitions: Any = None, pretty: bool = False) -> FlaskResponse:
+    data, content_type = render(result, definitions, pretty)
+    response = FlaskResponse(data, status=result.status, headers=result.headers)
+    if content_type:
+        response.headers["Content-Type"] = content_type
     return response
-
-
-def _response_type() -> str:
-    """application/json when the client asked for exactly that, otherwise application/fhir+json."""
-    fmt = request.args.get("_format", "")
-    if fmt in ("application/json",) or media_type(request.headers.get("Accept")) == "application/json":
-        return "application/json"
-    return FHIR_JSON
 
 
 @blueprint.route("", defaults={"path": ""}, methods=ALL_METHODS, strict_slashes=False)
@@ -48,24 +37,23 @@ def _response_type() -> str:
 def fhir(path: str) -> FlaskResponse:
     rest: FhirRest = current_app.extensions["fhir_rest"]
     if request.method == "OPTIONS":
-        return _render(200, {"Allow": ", ".join(ALL_METHODS)}, None)
+        return _render(Response(200, {"Allow": ", ".join(ALL_METHODS)}, None))
     method = "GET" if request.method == "HEAD" else request.method
     body = request.get_data(cache=False)
     result = rest.handle(method, "/" + path if path else "", list(request.args.items(multi=True)),
                          dict(request.headers.items()), body, base=request.host_url.rstrip("/") + FHIR_PREFIX)
-    pretty = request.args.get("_pretty") == "true"
-    return _render(result.status, result.headers, result.body, pretty, _response_type())
+    return _render(result, rest.definitions, request.args.get("_pretty") == "true")
 
 
 def _http_error(error: HTTPException) -> FlaskResponse:
     status = error.code or 500
-    return _render(status, {}, outcome_of("error", ISSUE_CODES.get(status, "processing"),
-                                          error.description or error.name))
+    return _render(Response(status, {}, outcome_of("error", ISSUE_CODES.get(status, "processing"),
+                                                    error.description or error.name)))
 
 
 def _crash(error: Exception) -> FlaskResponse:
     log.exception("unhandled error")
-    return _render(500, {}, outcome_of("fatal", "exception", "internal server error (logged)"))
+    return _render(Response(500, {}, outcome_of("fatal", "exception", "internal server error (logged)")))
 
 
 def create_app(repository: Any = None, *, db_url: str | None = None, config: RestConfig | None = None,

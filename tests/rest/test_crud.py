@@ -125,13 +125,18 @@ def test_create_ignores_the_client_id_and_rejects_wrong_types(client: Client) ->
 
 
 def test_content_type_and_format_negotiation(client: Client) -> None:
-    xml = client("POST", "/Patient", "<Patient/>", headers={"Content-Type": "application/fhir+xml"})
-    assert xml.status == 415 and is_outcome(xml.body)
+    text = client("POST", "/Patient", "gender: female", headers={"Content-Type": "text/plain"})
+    assert text.status == 415 and is_outcome(text.body)
     assert client("POST", "/Patient", PATIENT, headers={"Content-Type": "application/json"}).status == 201
-    assert client("GET", "/Patient?_format=xml").status == 406
-    assert client("GET", "/Patient?_format=json").status == 200
-    assert client("GET", "/Patient", headers={"Accept": "application/fhir+xml"}).status == 406
+    assert client("GET", "/Patient?_format=turtle").status == 406
+    assert client("GET", "/Patient?_format=json").media_type == "application/fhir+json"
+    assert client("GET", "/Patient?_format=xml").media_type == "application/fhir+xml"
+    assert client("GET", "/Patient", headers={"Accept": "text/turtle"}).status == 406
     assert client("GET", "/Patient", headers={"Accept": "application/fhir+json;q=0.9, */*"}).status == 200
+    preferred = client("GET", "/Patient", headers={"Accept": "application/fhir+json;q=0.5, application/fhir+xml"})
+    assert preferred.media_type == "application/fhir+xml"
+    plain = client("GET", "/Patient", headers={"Accept": "application/json"})
+    assert plain.media_type == "application/json"
 
 
 def test_method_not_allowed_is_405_with_allow(client: Client) -> None:

@@ -57,7 +57,8 @@ def test_metadata(base: str) -> None:
     ("GET", "/Nothing/1", {}, 404),
     ("PATCH", "/Patient/1", {"data": "{}", "headers": {"Content-Type": FHIR_JSON}}, 405),
     ("POST", "/Patient", {"data": "{oops", "headers": {"Content-Type": FHIR_JSON}}, 400),
-    ("POST", "/Patient", {"data": "<Patient/>", "headers": {"Content-Type": "application/xml"}}, 415),
+    ("POST", "/Patient", {"data": "gender: male", "headers": {"Content-Type": "text/plain"}}, 415),
+    ("POST", "/Patient", {"data": "<Patient xmlns='http://hl7.org/fhir'>", "headers": {"Content-Type": "application/fhir+xml"}}, 400),
     ("POST", "/Patient", {"data": "{" + " " * 5000 + "}", "headers": {"Content-Type": FHIR_JSON}}, 413),
     ("GET", "/Patient?birthdate=1999-99", {}, 400),
 ])
@@ -113,3 +114,24 @@ def test_head_answers_like_get_without_a_body(base: str) -> None:
     head = requests.head(f"{base}/Patient/h")
     assert head.status_code == 200 and head.headers["ETag"] == 'W/"1"' and head.content == b""
     assert requests.head(f"{base}/Patient/none").status_code == 404
+
+
+FHIR_XML = "application/fhir+xml"
+PATIENT_XML = ('<Patient xmlns="http://hl7.org/fhir"><id value="x1"/><gender value="female"/>'
+               '<birthDate value="1970-05-02"><extension url="http://example.org/ext"><valueString value="a"/>'
+               '</extension></birthDate></Patient>')
+
+
+def test_xml_in_and_out(base: str) -> None:
+    from fhir_service.definitions import default_definitions
+    from fhir_service.formats.xml import parse_xml
+
+    created = requests.put(f"{base}/Patient/x1", data=PATIENT_XML, headers={"Content-Type": FHIR_XML})
+    assert created.status_code == 201 and created.headers["Content-Type"].startswith(FHIR_JSON)
+    as_json = requests.get(f"{base}/Patient/x1").json()
+    assert as_json["gender"] == "female" and as_json["_birthDate"]["extension"][0]["valueString"] == "a"
+    as_xml = requests.get(f"{base}/Patient/x1", headers={"Accept": FHIR_XML})
+    assert as_xml.headers["Content-Type"].startswith(FHIR_XML)
+    assert parse_xml(as_xml.content, default_definitions()).resource == as_json
+    missing = requests.get(f"{base}/Patient/none?_format=xml")
+    assert missing.status_code == 404 and b"<OperationOutcome" in missing.content
