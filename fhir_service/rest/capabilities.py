@@ -74,7 +74,7 @@ def capability_statement(rest: Any) -> dict[str, Any]:
         "software": {"name": rest.config.software_name, "version": getattr(fhir_service, "__version__", "0.1.0")},
         "implementation": {"description": "FHIR R4 server for CAR-T cell therapy toxicity case reports"},
         "fhirVersion": "4.0.1",
-        "format": ["application/fhir+json", "json"],
+        "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
         "patchFormat": [],
         "implementationGuide": sorted({getattr(p, "canonical", "") for p in getattr(rest.definitions, "packages", [])
                                        if getattr(p, "name", "") != "hl7.fhir.r4.core" and getattr(p, "canonical", "")}),
