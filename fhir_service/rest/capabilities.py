@@ -11,7 +11,7 @@ from typing import Any
 
 import fhir_service
 
-TYPE_INTERACTIONS = ["read", "vread", "update", "delete", "history-instance", "history-type", "create",
+TYPE_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                      "search-type"]
 SPECIAL_PARAMS = [("_id", "token", "http://hl7.org/fhir/SearchParameter/Resource-id"),
                   ("_lastUpdated", "date", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated")]
@@ -75,7 +75,7 @@ def capability_statement(rest: Any) -> dict[str, Any]:
         "implementation": {"description": "FHIR R4 server for CAR-T cell therapy toxicity case reports"},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json", "application/fhir+xml", "xml"],
-        "patchFormat": [],
+        "patchFormat": ["application/json-patch+json"],
         "implementationGuide": sorted({getattr(p, "canonical", "") for p in getattr(rest.definitions, "packages", [])
                                        if getattr(p, "name", "") != "hl7.fhir.r4.core" and getattr(p, "canonical", "")}),
         "rest": [{

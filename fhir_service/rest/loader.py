@@ -101,8 +101,19 @@ def load_resource(rest: FhirRest, resource: Any, label: str) -> LoadResult:
 
 
 def load_file(rest: FhirRest, path: str | Path) -> LoadResult:
+    """Load one .json (or .xml) file of FHIR."""
     try:
-        data = fhirjson.loads(Path(path).read_bytes())
+        raw = Path(path).read_bytes()
+        if str(path).lower().endswith(".xml"):
+            from fhir_service.formats.xml import parse_xml
+
+            parsed = parse_xml(raw, rest.definitions)
+            errors = [i.diagnostics for i in parsed.issues if i.is_error]
+            if errors or parsed.resource is None:
+                raise ValueError(errors[0] if errors else "no FHIR resource in the XML")
+            data = parsed.resource
+        else:
+            data = fhirjson.loads(raw)
     except (OSError, ValueError) as exc:
         return LoadResult(str(path), False, outcome={"resourceType": "OperationOutcome", "issue": [
             {"severity": "fatal", "code": "structure", "diagnostics": f"cannot read {path}: {exc}"}]})

@@ -22,6 +22,7 @@ from fhir_service.rest.search_request import parse_search
 from fhir_service.rest.summary import subset
 from fhir_service.rest import shape
 from fhir_service.rest.validation_hook import validate
+from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError, StoredResource
 from fhir_service.validation.outcome import has_errors, operation_outcome
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 ID = r"[A-Za-z0-9\-.]{1,64}"
 TYPE = r"[A-Z][A-Za-z]+"
 WRITE_METHODS = ("POST", "PUT", "PATCH")
+JSON_PATCH = "application/json-patch+json"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 
 
@@ -67,7 +69,7 @@ class FhirRest:
             (re.compile(rf"^/(?P<type>Patient)/(?P<id>{ID})/\$everything$"), {"GET": self.everything}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/\$validate$"), {"POST": self.validate_op}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})$"), {"GET": self.read, "PUT": self.update,
-                                                                 "DELETE": self.delete}),
+                                                                 "DELETE": self.delete, "PATCH": self.patch}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/_history$"), {"GET": self.history}),
             (re.compile(rf"^/(?P<compartment>{TYPE})/(?P<cid>{ID})/(?P<target>{TYPE}|\*)$"),
              {"GET": self.compartment_search}),
@@ -128,7 +130,10 @@ class FhirRest:
         response_type(request)  # 406 before doing anything
         if request.method in WRITE_METHODS and request.body:
             kind = media_type(request.header("content-type"))
-            if request.path.endswith("_search"):
+            if request.method == "PATCH":
+                if kind != JSON_PATCH:
+                    raise FhirError(415, f"PATCH takes {JSON_PATCH}, not {kind or '(none)'}", "not-supported")
+            elif request.path.endswith("_search"):
                 if kind != FORM:
                     raise FhirError(415, f"Content-Type {kind or '(none)'} is not supported here; send {FORM}",
                                     "not-supported")
@@ -217,6 +222,36 @@ class FhirRest:
         issues = self._validate_on_write(resource)
         stored, created = repo.update(resource, if_match=if_match)
         return self._written(request, stored, 201 if created else 200, issues)
+
+    def patch(self, request: Request, repo: Any, type: str, id: str) -> Response:
+        """JSON Patch on the current version, in one transaction (If-Match honoured)."""
+        from fhir_service.rest.json_patch import PatchError, PatchFormatError, apply_patch
+
+        try:
+            operations = fhirjson.loads(request.body) if request.body.strip() else None
+        except ValueError as exc:
+            raise FhirError(400, f"the body is not valid JSON: {exc}", "structure") from None
+        if_match = parse_etag(request.header("if-match"), "If-Match")
+
+        def work(tx: Any) -> tuple[StoredResource, list[Any]]:
+            current = tx.read(type, id)
+            if if_match is not None and if_match != current.version_id:
+                raise FhirError(412, f"If-Match version {if_match} is not the current version "
+                                     f"{current.version_id}", "conflict")
+            try:
+                patched = apply_patch(current.resource or {}, operations)
+            except PatchFormatError as exc:
+                raise FhirError(400, f"not a JSON Patch: {exc}", "structure") from None
+            except PatchError as exc:
+                raise FhirError(422, f"the patch cannot be applied: {exc}", "processing") from None
+            if patched.get("resourceType") != type or patched.get("id") != id:
+                raise FhirError(422, "a patch may not change resourceType or id", "processing")
+            issues = self._validate_on_write(patched)
+            stored, _ = tx.update(patched, if_match=current.version_id)
+            return stored, issues
+
+        stored, issues = repo.atomic(work)
+        return self._written(request, stored, 200, issues)
 
     def delete(self, request: Request, repo: Any, type: str, id: str) -> Response:
         if_match = parse_etag(request.header("if-match"), "If-Match")

@@ -140,7 +140,7 @@ def test_content_type_and_format_negotiation(client: Client) -> None:
 
 
 def test_method_not_allowed_is_405_with_allow(client: Client) -> None:
-    response = client("PATCH", "/Patient/1", PATIENT)
+    response = client("PATCH", "/Patient", PATIENT)
     assert response.status == 405 and "PUT" in response.headers["Allow"] and is_outcome(response.body)
     assert client("DELETE", "/metadata").status == 405
 
@@ -191,10 +191,34 @@ def test_if_modified_since_on_read(client: Client) -> None:
     assert client("GET", "/Patient/p1", headers={"If-Modified-Since": "garbage"}).status == 200
 
 
-def test_patch_is_405_whatever_its_content_type(client: Client) -> None:
-    response = client("PATCH", "/Patient/1", '[{"op": "remove", "path": "/gender"}]',
-                      headers={"Content-Type": "application/json-patch+json"})
+PATCH_TYPE = {"Content-Type": "application/json-patch+json"}
+
+
+def test_method_not_allowed_is_405_whatever_the_content_type(client: Client) -> None:
+    response = client("PATCH", "/metadata", '[]', headers=PATCH_TYPE)
     assert response.status == 405 and is_outcome(response.body)
+
+
+def test_json_patch(client: Client) -> None:
+    client("PUT", "/Patient/p1", {**PATIENT, "id": "p1"})
+    patched = client("PATCH", "/Patient/p1", '[{"op": "test", "path": "/gender", "value": "female"},'
+                                            ' {"op": "replace", "path": "/gender", "value": "male"},'
+                                            ' {"op": "add", "path": "/name/0/given", "value": ["Jo"]}]',
+                     headers=PATCH_TYPE)
+    assert patched.status == 200 and patched.body["gender"] == "male" and patched.body["meta"]["versionId"] == "2"
+    assert patched.body["name"][0]["given"] == ["Jo"]
+    failed = client("PATCH", "/Patient/p1", '[{"op": "test", "path": "/gender", "value": "female"}]',
+                    headers=PATCH_TYPE)
+    assert failed.status == 422 and is_outcome(failed.body)
+    stale = client("PATCH", "/Patient/p1", '[]', headers={**PATCH_TYPE, "If-Match": 'W/"1"'})
+    assert stale.status == 412
+    assert client("PATCH", "/Patient/p1", '{"op": "remove"}', headers=PATCH_TYPE).status == 400
+    assert client("PATCH", "/Patient/p1", '[{"op": "replace", "path": "/id", "value": "p2"}]',
+                  headers=PATCH_TYPE).status == 422
+    assert client("PATCH", "/Patient/p1", '[{"op": "add", "path": "/shoeSize", "value": 42}]',
+                  headers=PATCH_TYPE).status == 400  # the result must still parse as FHIR
+    assert client("PATCH", "/Patient/p1", '[]', headers={"Content-Type": "application/fhir+json"}).status == 415
+    assert client("PATCH", "/Patient/nope", '[]', headers=PATCH_TYPE).status == 404
 
 
 def test_tampered_history_cursor_is_400(client: Client) -> None:

@@ -108,3 +108,15 @@ def test_serve_with_gunicorn_preloads_bundles_idempotently(tmp_path: Path, files
             process.terminate()
             process.wait(10)
     assert (tmp_path / "var" / "fhir.sqlite3").exists()
+
+
+def test_load_reads_xml_files(tmp_path: Path) -> None:
+    path = tmp_path / "patient.xml"
+    path.write_text('<Patient xmlns="http://hl7.org/fhir"><id value="x"/><gender value="male"/></Patient>')
+    db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert main(["load", str(path), "--db", db]) == 0
+    repo = SqlRepository(db)
+    assert repo.read("Patient", "x").resource["gender"] == "male"
+    repo.close()
+    (tmp_path / "bad.xml").write_text("<Patient")
+    assert main(["load", str(tmp_path / "bad.xml"), "--db", db]) == 1

@@ -55,7 +55,7 @@ def test_metadata(base: str) -> None:
 @pytest.mark.parametrize("method,path,kwargs,status", [
     ("GET", "/Patient/none", {}, 404),
     ("GET", "/Nothing/1", {}, 404),
-    ("PATCH", "/Patient/1", {"data": "{}", "headers": {"Content-Type": FHIR_JSON}}, 405),
+    ("PATCH", "/Patient", {"data": "{}", "headers": {"Content-Type": FHIR_JSON}}, 405),
     ("POST", "/Patient", {"data": "{oops", "headers": {"Content-Type": FHIR_JSON}}, 400),
     ("POST", "/Patient", {"data": "gender: male", "headers": {"Content-Type": "text/plain"}}, 415),
     ("POST", "/Patient", {"data": "<Patient xmlns='http://hl7.org/fhir'>", "headers": {"Content-Type": "application/fhir+xml"}}, 400),
