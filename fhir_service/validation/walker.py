@@ -421,7 +421,7 @@ class Walk:
             entry = children.get(key)
             if entry is None:
                 if not known_only:
-                    self.issue("error", "structure", f"Unrecognized property '{key}'", expr, loc + (key,))
+                    self.issue("error", "structure", _unknown_property(key, children), expr, loc + (key,))
                 continue
             present.setdefault(id(entry[0]), []).append((key, entry[0], entry[1]))
         seen_defs = set(present)
@@ -730,6 +730,16 @@ def _empty_focus(c: Constraint, val: dict, context_type: str | None, is_resource
                                   context_type=None if is_resource else context_type)
         c.when_absent[key] = cached
     return cached
+
+
+def _unknown_property(key: str, children: dict[str, tuple[ElementDef, str | None]]) -> str:
+    """'Unrecognized property', or, for a choice element given a type it does not allow, which types it allows."""
+    for child, _ in children.values():
+        if child.is_choice and key.startswith(child.name) and key[len(child.name):len(child.name) + 1].isupper():
+            allowed = ", ".join(t.code for t in child.types)
+            return (f"Unrecognized property '{key}': the type {key[len(child.name):]} is not allowed for "
+                    f"{child.name}[x] here (allowed: {allowed})")
+    return f"Unrecognized property '{key}'"
 
 
 def _is_example_url(url: str) -> bool:
