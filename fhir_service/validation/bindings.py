@@ -5,7 +5,8 @@
 - A code the packages cannot judge (SNOMED CT, LOINC, RxNorm, ... are not enumerated locally) yields an
   information issue, never an error.
 - Every Coding with a system and a code is also checked against its CodeSystem when the packages carry it
-  (an unknown code in a complete CodeSystem is an error; a wrong display or a retired concept, a warning).
+  (an unknown code in a complete CodeSystem or a wrong display is an error, as in the HL7 validator's default;
+  a retired concept, a warning).
 """
 from __future__ import annotations
 
@@ -65,8 +66,7 @@ class BindingChecker:
         elif result.outcome == "not-checkable":
             walk.issue("information", "not-supported",
                        result.message or f"The code could not be checked against {vs} locally", expr, loc)
-        if result.display_issue:
-            walk.issue("warning", "invalid", result.display_issue, expr, loc)
+        # (a wrong display is reported once, by check_coding on the Coding itself)
 
     def check_coding(self, walk: "Walk", val: dict[str, Any], expr: str, loc: Location) -> None:
         system, value = val.get("system"), val.get("code")
@@ -81,6 +81,6 @@ class BindingChecker:
             walk.issue("error", "code-invalid", result.message or f"Unknown code '{value}' in {system}",
                        f"{expr}.code", loc + ("code",))
         if result.display_issue:
-            walk.issue("warning", "invalid", result.display_issue, f"{expr}.display", loc + ("display",))
+            walk.issue("error", "invalid", result.display_issue, f"{expr}.display", loc + ("display",))
         if getattr(result, "status_issue", None):
             walk.issue("warning", "business-rule", result.status_issue, expr, loc)

@@ -70,3 +70,11 @@ def test_external_code_system_is_information_not_error(validator: Validator) -> 
 def test_unknown_code_in_a_known_code_system(validator: Validator) -> None:
     obs = observation(category=[{"coding": [{"system": CATEGORY, "code": "not-a-category"}]}])
     assert any(i.expression == "Observation.category[0].coding[0].code" for i in errors(validator.validate(obs)))
+
+
+def test_wrong_display_for_a_known_code(validator: Validator) -> None:
+    wrong = observation(category=[{"coding": [{"system": CATEGORY, "code": "vital-signs", "display": "Lab stuff"}]}])
+    issues = errors(validator.validate(wrong))
+    assert [i.expression for i in issues] == ["Observation.category[0].coding[0].display"], messages(issues)
+    right = observation(category=[{"coding": [{"system": CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}])
+    assert not errors(validator.validate(right))
