@@ -12,13 +12,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import sqlite3
 import threading
+import time
 import uuid
 from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy import and_, create_engine, delete, event, false, func, insert, or_, select, text, update
+from sqlalchemy import (and_, create_engine, delete, event, false, func, insert, or_, select, text, tuple_,
+                        update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -46,8 +49,13 @@ def make_engine(url: str) -> Engine:
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=30000")
+            for _ in range(100):  # switching a new file to WAL needs a moment alone with it
+                try:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError:
+                    time.sleep(0.05)
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
 
@@ -103,12 +111,15 @@ class SqlRepository:
     """Repository over one database (URL) and one table prefix."""
 
     def __init__(self, url: str = "sqlite://", *, prefix: str = "", definitions: Any = None,
-                 create_schema: bool = True) -> None:
+                 create_schema: bool = True, referential_integrity: bool = True) -> None:
         if definitions is None:
             from fhir_service.definitions import default_definitions
             definitions = default_definitions()
         self.url = url
         self.definitions = definitions
+        # a resource that live resources still reference cannot be deleted (409), checked at commit so that
+        # a transaction deleting a Patient and its Observations together succeeds in any entry order
+        self.referential_integrity = referential_integrity
         self.engine = make_engine(url)
         self.tables: Tables = build_tables(prefix)
         self.registry = SearchParamRegistry(definitions)
@@ -192,6 +203,7 @@ class SqlRepository:
                         session = Session(self, conn)
                         result = work(session)
                         session.flush()
+                        session.check_references()
                         return result
             except IntegrityError as exc:
                 last = exc
@@ -250,6 +262,25 @@ class Session:
         self.conn = conn
         self.t = repo.tables
         self._pending: dict[str, list[dict[str, Any]]] = {}  # index rows not yet inserted, per table
+        self._deleted: list[tuple[str, str]] = []  # (type, id) deleted in this unit of work
+
+    def check_references(self) -> None:
+        """Before commit: no live resource may still reference one deleted in this unit of work."""
+        if not self.repo.referential_integrity or not self._deleted:
+            return
+        ref, r = self.t.reference, self.t.resource
+        for start in range(0, len(self._deleted), 200):
+            chunk = self._deleted[start:start + 200]
+            rows = self.conn.execute(
+                select(r.c.res_type, r.c.res_id, ref.c.param, ref.c.target_type, ref.c.target_id)
+                .join(ref, ref.c.rid == r.c.rid)
+                .where(r.c.deleted == false(), tuple_(ref.c.target_type, ref.c.target_id).in_(chunk))
+                .limit(5)).all()
+            if rows:
+                found = ", ".join(f"{row.res_type}/{row.res_id} ({row.param})" for row in rows)
+                first = rows[0]
+                raise Conflict(f"{first.target_type}/{first.target_id} is still referenced by {found}: delete "
+                               "those first, or in the same transaction")
 
     def flush(self) -> None:
         """Insert the buffered index rows: one executemany per table per unit of work, not per resource.
@@ -411,6 +442,7 @@ class Session:
         self.conn.execute(insert(v).values(rid=row.rid, res_type=resource_type, res_id=id, version=version,
                                            updated_us=stamp, method="DELETE", deleted=True, content=None))
         self._clear_index(row.rid)
+        self._deleted.append((resource_type, id))
         return StoredResource(resource_type, id, version, instant(stamp), None, True, "DELETE", stamp)
 
     # -- reads --------------------------------------------------------------------------------------------

@@ -227,3 +227,15 @@ def test_tampered_history_cursor_is_400(client: Client) -> None:
     cursor = base64.urlsafe_b64encode(b'["x"]').decode().rstrip("=")
     response = client("GET", f"/_history?_cursor={cursor}")
     assert response.status == 400 and is_outcome(response.body)
+
+
+def test_deleting_a_referenced_resource_is_409(client: Client) -> None:
+    client("PUT", "/Patient/p1", {**PATIENT, "id": "p1"})
+    client("PUT", "/Observation/o1", {"resourceType": "Observation", "id": "o1", "status": "final",
+                                      "code": {"text": "t"}, "subject": {"reference": "Patient/p1"}})
+    response = client("DELETE", "/Patient/p1")
+    assert response.status == 409 and is_outcome(response.body, "conflict")
+    bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [
+        {"request": {"method": "DELETE", "url": "Patient/p1"}},
+        {"request": {"method": "DELETE", "url": "Observation/o1"}}]}
+    assert client("POST", "", bundle).status == 200

@@ -114,3 +114,31 @@ def test_decimal_precision_is_kept(repo: SqlRepository) -> None:
     assert b'"value":1.50' in fhirjson.dumps(stored)
     changed, _ = repo.update({**stored, "valueQuantity": {"value": Decimal("1.5")}})
     assert changed.version_id == 2  # 1.5 is not 1.50: a new version
+
+
+def test_a_referenced_resource_cannot_be_deleted(repo: SqlRepository) -> None:
+    from fhir_service.store.repository import Conflict
+
+    repo.update({**PATIENT, "id": "p1"})
+    repo.update({"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "t"},
+                 "subject": {"reference": "Patient/p1"}})
+    with pytest.raises(Conflict, match="Observation/o1"):
+        repo.delete("Patient", "p1")
+    assert repo.read("Patient", "p1").version_id == 1  # nothing happened
+
+    def both(session):  # type: ignore[no-untyped-def]
+        session.delete("Patient", "p1")  # first the target, then what references it: fine at commit
+        session.delete("Observation", "o1")
+
+    repo.atomic(both)
+    with pytest.raises(Gone):
+        repo.read("Patient", "p1")
+
+
+def test_referential_integrity_can_be_switched_off(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    repo = SqlRepository(f"sqlite:///{tmp_path / 'loose.sqlite3'}", referential_integrity=False)
+    repo.update({**PATIENT, "id": "p1"})
+    repo.update({"resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "t"},
+                 "subject": {"reference": "Patient/p1"}})
+    assert repo.delete("Patient", "p1") is not None
+    repo.close()
