@@ -96,6 +96,13 @@ class SearchResult:
 
 
 class Repository(Protocol):
+    """What `rest` uses. `atomic(work)` hands `work` an object with these same methods, bound to one
+    database transaction. `definitions` is the Definitions registry the store indexes with; `registry`
+    the compiled search parameters (what the CapabilityStatement lists)."""
+
+    definitions: Any
+    registry: Any
+
     def create(self, resource: Resource, *, if_none_exist: str | None = None,
                id: str | None = None) -> tuple[StoredResource, bool]:
         """Store a new resource (server id, or `id` when pre-assigned by a transaction); returns (stored,
