@@ -342,6 +342,8 @@ class FhirRest:
         params = self._search_params(request)
         query = parse_search(resource_type, params, request)
         query.compartment = compartment
+        own = request.base + "/"  # `subject=<this server>/Patient/1` means the local Patient/1
+        query.params = [(k, v.replace(own, "") if own in v else v) for k, v in query.params]
         result = repo.search(query)
         summary = next((v for k, v in params if k == "_summary"), None)
         elements = [e.strip() for k, v in params if k == "_elements" for e in v.split(",") if e.strip()]

@@ -134,3 +134,8 @@ def test_include_iterate_follows_included_resources(loaded: Client) -> None:
     iterated = loaded("GET", "/Observation?_id=o2&_include=Observation:encounter"
                              "&_include:iterate=Encounter:subject").body
     assert {e["resource"]["id"] for e in iterated["entry"]} == {"o2", "e1", "p2"}
+
+
+def test_references_to_this_server_by_absolute_url(loaded: Client) -> None:
+    assert loaded("GET", f"/Observation?subject={BASE}/Patient/p1").body["total"] == 1
+    assert loaded("GET", "/Observation?subject=http://elsewhere/fhir/Patient/p1").body["total"] == 0
