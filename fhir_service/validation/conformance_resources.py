@@ -165,9 +165,13 @@ def _base_types(walk: "Walk", base_type: Any, path: str) -> list[str]:
 
 
 def _codes(concept: Any) -> set[tuple[Any, Any]]:
+    """The codings of a CodeableConcept as (system, code); its text when it has no coding."""
     if not isinstance(concept, dict):
         return set()
-    return {(c.get("system"), c.get("code")) for c in dicts(concept.get("coding")) if c.get("code")}
+    found = {(c.get("system"), c.get("code")) for c in dicts(concept.get("coding")) if c.get("code")}
+    if not found and isinstance(concept.get("text"), str) and concept["text"].strip():
+        found.add(("text", concept["text"].strip()))
+    return found
 
 
 def _stratifier_codes(stratifier: dict[str, Any]) -> set[tuple[Any, Any]]:
