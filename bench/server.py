@@ -20,7 +20,12 @@ Everything is bounded: each measurement stops after --seconds or a request cap, 
 schema is dropped. PostgreSQL is skipped (with the reason printed) when it does not answer.
 Client threads and server workers share the same cores: figures at high concurrency are bounded by that.
 
+Planner statistics: the server never runs ANALYZE, so by default the figures show the store as a bulk load
+leaves it (PostgreSQL's autovacuum may or may not have analysed it by then); --analyze runs ANALYZE after
+each fill to show the store with fresh statistics.
+
 Usage: .venv/bin/python bench/server.py [--sizes 1000,10000,100000] [--seconds 3] [--db sqlite|postgres|both]
+                                        [--analyze]
 """
 from __future__ import annotations
 
@@ -371,6 +376,16 @@ def fill(repo: Any, stream: CaseStream, known: Known, size: int) -> dict[str, An
             "resources_per_s": round(added / elapsed, 1) if added and elapsed else None}
 
 
+def analyze(repo: Any) -> float:
+    """ANALYZE the store's own tables (planner statistics), as a deployment would after a bulk load; seconds."""
+    start = time.perf_counter()
+    names = ", ".join(t.name for t in repo.tables.metadata.sorted_tables)
+    with repo.engine.connect() as conn:
+        conn.exec_driver_sql(f"ANALYZE {names}" if repo.dialect == "postgresql" else "ANALYZE")
+        conn.commit()
+    return round(time.perf_counter() - start, 2)
+
+
 def matches(base: str, query: str) -> int | None:
     response = requests.get(f"{base}/{query}&_summary=count", headers={"Accept": FHIR_JSON})
     return response.json().get("total") if response.status_code == 200 else None
@@ -420,6 +435,8 @@ def run_database(db: Database, args: argparse.Namespace, templates: list[CaseTem
     try:
         result["fill"] = {}
         result["fill"][str(sizes[0])] = fill(repo, stream, known, sizes[0])
+        if args.analyze:
+            result["fill"][str(sizes[0])]["analyze_seconds"] = analyze(repo)
         log(f"{db.name}: filled to {known.stored}")
         with Server(db.url, args.workers, args.threads, folder) as server:
             result["server"] = {"command": "fhir-service serve --db URL --workers "
@@ -444,6 +461,8 @@ def run_database(db: Database, args: argparse.Namespace, templates: list[CaseTem
             log(f"{db.name}: ingest {[r['resources_per_s'] for r in result['ingest']['first']['runs']]} res/s")
             for size in sizes[1:]:
                 result["fill"][str(size)] = fill(repo, stream, known, size)
+                if args.analyze:
+                    result["fill"][str(size)]["analyze_seconds"] = analyze(repo)
                 log(f"{db.name}: filled to {known.stored} ({result['fill'][str(size)]['resources_per_s']}/s)")
                 result["search_latency"][str(size)] = {"stored": known.stored,
                                                       **search_latency(server, rest, known, args.seconds)}
@@ -473,6 +492,15 @@ def goals(result: dict[str, Any], sizes: list[int]) -> dict[str, Any]:
     return verdict
 
 
+def revision() -> dict[str, Any]:
+    """The code measured: HEAD, and whether fhir_service/ had uncommitted changes (others work live)."""
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return out.stdout if out.returncode == 0 else ""
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "fhir_service").splitlines() if line]
+    return {"head": git("rev-parse", "--short", "HEAD").strip(), "uncommitted_in_fhir_service": dirty}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000",
@@ -485,6 +513,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=100, help="entries per transaction Bundle (default ~100)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, as `serve` (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker, as `serve` (default 4)")
+    parser.add_argument("--analyze", action="store_true",
+                        help="ANALYZE the tables after each fill (the server does not do it itself)")
     args = parser.parse_args(argv)
     if not args.sizes or min(args.sizes) <= 0 or min(args.concurrency) <= 0 or args.seconds <= 0:
         parser.error("sizes, concurrency and seconds must be positive")
@@ -496,11 +526,12 @@ def main(argv: list[str] | None = None) -> int:
     templates = load_templates()
     report: dict[str, Any] = {
         "benchmark": "bench/server.py",
+        "revision": revision(),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "data": {"case_bundles": {t.name: t.size for t in templates},
                  "copy": "case resources with fresh ids, references rewritten, dates +1 day per copy"},
         "settings": {"sizes": sorted(args.sizes), "seconds": args.seconds, "concurrency": args.concurrency,
-                     "batch": args.batch},
+                     "batch": args.batch, "analyze_after_fill": args.analyze},
         "results": {},
     }
     with tempfile.TemporaryDirectory(prefix="bench-server-") as tmp:
