@@ -193,18 +193,11 @@ def matches(walk: "Walk", slice_def: ElementDef, discriminators: list[Discrimina
             if not any(test(v, expected) for v in values):
                 return False
         elif disc.type == "type":
-            target = _element_at(walk, slice_def, segments) if segments else slice_def
-            if target is None or not target.types:
+            expected = _expected_types(walk, slice_def, segments)
+            if expected is None:
+                continue  # the slice does not constrain the type there
+            if not _actual_types(walk, item, key, sliced, segments, frame) & expected:
                 return False
-            if segments:
-                values = _item_values(walk, item, segments, frame)
-                actual = {v.get("resourceType") for v in values if isinstance(v, dict)}
-                if not actual & {t.code for t in target.types}:
-                    return False
-            else:
-                actual_type = _item_type(key, sliced, item)
-                if actual_type not in {t.code for t in target.types}:
-                    return False
         elif disc.type == "exists":
             target = _element_at(walk, slice_def, segments)
             if target is None:
@@ -225,6 +218,51 @@ def matches(walk: "Walk", slice_def: ElementDef, discriminators: list[Discrimina
         else:
             return False
     return True
+
+
+def _expected_types(walk: "Walk", slice_def: ElementDef, segments: list[str]) -> set[str] | None:
+    """Types a slice allows at a type discriminator's path (for `...resolve()`, the target profiles' types)."""
+    if segments and segments[-1] == "resolve()":
+        element = _element_at(walk, slice_def, segments[:-1])
+        ref = element.type_ref("Reference") if element is not None else None
+        if ref is None or not ref.target_profiles:
+            return None
+        types = set()
+        for url in ref.target_profiles:
+            sd = walk.defs.resolve(url)
+            types.add(sd["type"] if isinstance(sd, dict) and isinstance(sd.get("type"), str) else url.rsplit("/", 1)[-1])
+        return types
+    element = _element_at(walk, slice_def, segments) if segments else slice_def
+    if element is None or not element.types:
+        return None
+    return {t.code for t in element.types}
+
+
+def _actual_types(walk: "Walk", item: Any, key: str, sliced: ElementDef, segments: list[str],
+                  frame: "ResourceFrame") -> set[str]:
+    """Types the instance has at a type discriminator's path: resource types, or the type a choice names."""
+    if not segments:
+        found = _item_type(key, sliced, item)
+        return {found} if found else set()
+    if segments[-1] == "resolve()":
+        return {v["resourceType"] for v in _item_values(walk, item, segments, frame)
+                if isinstance(v, dict) and isinstance(v.get("resourceType"), str)}
+    last = segments[-1]
+    types: set[str] = set()
+    for parent in _item_values(walk, item, segments[:-1], frame) if len(segments) > 1 else [item]:
+        if not isinstance(parent, dict):
+            continue
+        for name, value in parent.items():
+            if name == last:
+                if isinstance(value, dict) and isinstance(value.get("resourceType"), str):
+                    types.add(value["resourceType"])
+                else:
+                    element = _element_at(walk, sliced, segments)
+                    types.update(t.code for t in element.types) if element is not None else None
+            elif name.startswith(last) and name[len(last):len(last) + 1].isupper():
+                suffix = name[len(last):]
+                types.add(_PRIMITIVES_BY_LOWER.get(suffix.lower(), suffix))
+    return types
 
 
 def _conforms(walk: "Walk", value: Any, url: str, frame: "ResourceFrame") -> bool:

@@ -25,7 +25,7 @@ from fhir_service.validation.guards import any_present, is_pure
 from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Issue, Location
 from fhir_service.validation.primitives import HTML_TAG, REGEXES, check_primitive, json_type_name
-from fhir_service.validation.xhtml import check_xhtml
+from fhir_service.validation.xhtml import check_xhtml, local_links
 
 MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionnaire items ~10)
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
@@ -539,6 +539,12 @@ class Walk:
             elif code == "xhtml":
                 for message in check_xhtml(val):
                     self.issue("error", "value", message, expr, loc, rule="txt-1")
+                anchors, links = local_links(val)
+                for target in links:
+                    if target and target not in anchors and frame.contained(target) is None:
+                        self.issue("error", "value", f"Hyperlink '#{target}' in the narrative does not resolve (no "
+                                   "anchor of that name in the narrative, and no contained resource with that id)",
+                                   expr, loc)
             else:
                 if code == "markdown" and (tag := HTML_TAG.search(val)) is not None:
                     self.issue("warning", "value", "The markdown contains content that appears to be an embedded "

@@ -5,9 +5,12 @@ attributes FHIR allows (no script, forms, objects, event handlers), and must not
 """
 from __future__ import annotations
 
+import re
 import xml.parsers.expat
 
 XHTML_NS = "http://www.w3.org/1999/xhtml"
+_ANCHOR = re.compile(r"""\s(?:name|id)\s*=\s*["']([^"']+)["']""")
+_INTERNAL_HREF = re.compile(r"""<a\s[^>]*href\s*=\s*["']#([^"']*)["']""")
 ALLOWED_ELEMENTS = frozenset("""
 p br div h1 h2 h3 h4 h5 h6 a span b em i strong small big tt small dfn q var abbr acronym cite blockquote hr
 address bdo kbd code img ul ol li dl dt dd pre table caption colgroup col thead tr tfoot tbody th td sub sup
@@ -17,6 +20,12 @@ title style class id lang xml:lang dir accesskey tabindex colspan rowspan src al
 cellpadding cellspacing align valign span char charoff abbr axis headers scope rules summary frame start type
 compact value cite datetime nowrap bgcolor color size face clear shape coords hreflang rel rev longdesc usemap
 xmlns xml:space""".split())
+
+
+def local_links(text: str) -> tuple[set[str], list[str]]:
+    """(anchors the div defines: `name`/`id` attributes, targets of its internal `href="#..."` links)."""
+    anchors = set(_ANCHOR.findall(text))
+    return anchors, _INTERNAL_HREF.findall(text)
 
 
 def check_xhtml(text: str) -> list[str]:

@@ -298,3 +298,13 @@ def test_example_urls_can_be_refused(definitions: Any) -> None:
     doc = patient(photo=[{"contentType": "image/png", "url": "http://example.org/pic.png"}])
     assert not errors(Validator(definitions).validate(doc))
     assert errors(Validator(definitions, example_urls=False).validate(doc))
+
+
+def test_narrative_internal_links_resolve(validator: Validator) -> None:
+    linked = patient()
+    linked["text"] = {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">"
+                      "<a name=\"top\"> </a><a href=\"#top\">top</a> <a href=\"#nowhere\">x</a></div>"}
+    issues = errors(validator.validate(linked))
+    assert len(issues) == 1 and "#nowhere" in issues[0].diagnostics
+    linked["text"]["div"] = linked["text"]["div"].replace("#nowhere", "#top")
+    assert not errors(validator.validate(linked))
