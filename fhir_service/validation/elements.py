@@ -18,6 +18,8 @@ from fhir_service.validation.guards import root_names
 from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
 
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
+MIN_LENGTH_EXT = "http://hl7.org/fhir/StructureDefinition/minLength"
+MUST_HAVE_VALUE_EXT = "/StructureDefinition/extension-ElementDefinition.mustHaveValue"
 SYSTEM_TYPES = {
     "http://hl7.org/fhirpath/System.String": "string",
     "http://hl7.org/fhirpath/System.Boolean": "boolean",
@@ -99,6 +101,8 @@ class ElementDef:
     max_value: Any = None
     has_inline_children: bool = False
     is_modifier: bool = False
+    min_length: int | None = None  # the minLength extension on the element definition
+    must_have_value: bool = False  # the (R5 / cross-version) mustHaveValue extension
     base_max: int = UNBOUNDED  # the base definition's max decides the JSON shape (array or not)
 
     @property
@@ -194,6 +198,13 @@ def _element(raw: dict[str, Any]) -> ElementDef:
     )
     ref = raw.get("contentReference")
     elem.is_modifier = bool(raw.get("isModifier"))
+    for ext in raw.get("extension", ()) or ():
+        if not isinstance(ext, dict):
+            continue
+        if ext.get("url") == MIN_LENGTH_EXT and isinstance(ext.get("valueInteger"), int):
+            elem.min_length = ext["valueInteger"]
+        elif str(ext.get("url", "")).endswith(MUST_HAVE_VALUE_EXT) and ext.get("valueBoolean") is True:
+            elem.must_have_value = True
     if ref:
         elem.content_ref = ref.split("#", 1)[-1]
     elem.fixed, elem.fixed_type = _prefixed(raw, "fixed")

@@ -573,6 +573,9 @@ class Walk:
                             is_resource=False, structure=base, where=(elem.base_path, code))
         elif val is None:
             self.issue("error", "structure", "A primitive value must not be null", expr, loc)
+        if val is None and elem.must_have_value:
+            self.issue("error", "required", f"The element definition {elem.path} requires that a value be present "
+                       "in this element (extensions alone are not enough)", expr, loc)
         if elem.constraints:
             self.invariants(val, elem.constraints, (), expr, loc, frame, code, False)
 
@@ -581,6 +584,9 @@ class Walk:
             self.issue("error", "value", f"Value is '{val}' but must be '{elem.fixed}'", expr, loc)
         if elem.pattern is not None and not patterns.equal(val, elem.pattern):
             self.issue("error", "value", f"Value is '{val}' but must be '{elem.pattern}'", expr, loc)
+        if elem.min_length and isinstance(val, str) and len(val) < elem.min_length:
+            self.issue("error", "value", f"Value '{val}' is shorter than permitted minimum length of "
+                       f"{elem.min_length}", expr, loc)
         if elem.max_length and isinstance(val, str) and len(val) > elem.max_length:
             self.issue("error", "too-long", f"The value is longer than the maximum length {elem.max_length}",
                        expr, loc)
