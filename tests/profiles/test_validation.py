@@ -161,7 +161,14 @@ def test_reason_pointing_to_a_non_toxicity_condition_fails_in_a_bundle(validator
     assert errors(validator.validate(good)) == []
     bad = s.bundle(s.patient(), s.crs(), s.malignancy(), s.treatment("Condition/mal"))
     found = errors(validator.validate(bad))
-    assert [(i.expression, i.rule) for i in found] == [("Bundle.entry[3].resource", "cart-3")]
+    # Two views of one fault: the invariant, and the reference's target-profile check (as the HL7 validator does
+    # for references it can resolve inside a Bundle).
+    assert sorted((i.expression, i.rule) for i in found) == [
+        ("Bundle.entry[3].resource", "cart-3"),
+        ("Bundle.entry[3].resource.reasonReference[0].reference", None),
+    ]
+    target = next(i for i in found if i.rule is None)
+    assert "does not conform to the target profiles" in target.diagnostics and "cart-crs" in target.diagnostics
 
 
 def test_validation_uses_the_declared_profile_only(validator: Validator) -> None:
