@@ -105,8 +105,8 @@ class Repository(Protocol):
 
     def create(self, resource: Resource, *, if_none_exist: str | None = None,
                id: str | None = None) -> tuple[StoredResource, bool]:
-        """Store a new resource (server id, or `id` when pre-assigned by a transaction); returns (stored,
-        created). With `if_none_exist` (a search query string) return the single existing match instead
+        """Store a new resource (server id, or `id` when pre-assigned by a transaction: an id that exists
+        makes the unit of work fail with Conflict); returns (stored, created). With `if_none_exist` (a search query string) return the single existing match instead
         (created False); more than one match raises PreconditionFailed. Atomic under concurrency."""
 
     def read(self, resource_type: str, id: str) -> StoredResource: ...

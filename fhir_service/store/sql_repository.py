@@ -263,6 +263,7 @@ class Session:
         self.t = repo.tables
         self._pending: dict[str, list[dict[str, Any]]] = {}  # index rows not yet inserted, per table
         self._deleted: list[tuple[str, str]] = []  # (type, id) deleted in this unit of work
+        self._new: list[tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]] = []
 
     def check_references(self) -> None:
         """Before commit: no live resource may still reference one deleted in this unit of work."""
@@ -283,8 +284,24 @@ class Session:
                                "those first, or in the same transaction")
 
     def flush(self) -> None:
-        """Insert the buffered index rows: one executemany per table per unit of work, not per resource.
-        Called before anything in this transaction reads the index, and before commit."""
+        """Write what this unit of work buffered: new resources (one INSERT ... RETURNING for all of them,
+        then their first versions) and index rows (one executemany per table), instead of a round trip
+        per row. Called before anything in this transaction reads those tables, and before commit."""
+        if self._new:
+            new, self._new = self._new, []
+            r, v = self.t.resource, self.t.version
+            result = self.conn.execute(insert(r).returning(r.c.rid, sort_by_parameter_order=True),
+                                       [row for row, _, _ in new])
+            rids = [row.rid for row in result]
+            self.conn.execute(insert(v), [{**version_row, "rid": rid}
+                                          for rid, (_, version_row, _) in zip(rids, new)])
+            for rid, (_, _, index_rows) in zip(rids, new):
+                for kind, rows in index_rows.items():
+                    for row in rows:
+                        row["rid"] = rid
+                    self._pending.setdefault(kind, []).extend(rows)
+        if not self._pending:
+            return
         tables = self.t.index_tables()
         pending, self._pending = self._pending, {}
         for kind, rows in pending.items():
@@ -301,6 +318,7 @@ class Session:
         return resource_type
 
     def _current(self, resource_type: str, id: str, lock: bool = False) -> Any:
+        self.flush()
         r = self.t.resource
         stmt = select(r).where(r.c.res_type == resource_type, r.c.res_id == id)
         if lock and self.repo.dialect == "postgresql":
@@ -336,18 +354,20 @@ class Session:
                                                              if k not in ("resourceType", "id")}}
         content = fhirjson.dumps(body).decode()
         r, v = self.t.resource, self.t.version
-        if existing is None:
-            rid = self.conn.execute(insert(r).values(res_type=resource_type, res_id=id, version=version,
-                                                     updated_us=stamp, deleted=False, content=content)
-                                    ).inserted_primary_key[0]
+        version_row = {"res_type": resource_type, "res_id": id, "version": version, "updated_us": stamp,
+                       "method": method, "deleted": False, "content": content}
+        if existing is None:  # buffered: inserted with the others of this unit of work (see flush)
+            row = {"res_type": resource_type, "res_id": id, "version": version, "updated_us": stamp,
+                   "deleted": False, "content": content}
+            self._new.append((row, version_row, self._index_rows(None, resource_type, body)))
         else:
             rid = existing.rid
             self.conn.execute(update(r).where(r.c.rid == rid).values(version=version, updated_us=stamp,
                                                                     deleted=False, content=content))
             self._clear_index(rid)
-        self.conn.execute(insert(v).values(rid=rid, res_type=resource_type, res_id=id, version=version,
-                                           updated_us=stamp, method=method, deleted=False, content=content))
-        self._index(rid, resource_type, body)
+            self.conn.execute(insert(v).values(rid=rid, **version_row))
+            for kind, rows in self._index_rows(rid, resource_type, body).items():
+                self._pending.setdefault(kind, []).extend(rows)
         if resource_type == "SearchParameter":
             self._reindex(self.repo.registry.register(body))
             self.repo._sp_mark = object()  # rebuild from the database next time (this may roll back)
@@ -358,17 +378,21 @@ class Session:
         for table in self.t.index_tables().values():
             self.conn.execute(delete(table).where(table.c.rid == rid))
 
-    def _index(self, rid: int, resource_type: str, body: Resource) -> None:
-        rows = index_resource(body, self.repo.registry.for_type(resource_type))
-        tables = self.t.index_tables()
-        for kind, kind_rows in rows.items():
+    def _index_rows(self, rid: int | None, resource_type: str, body: Resource) -> dict[str, list[dict[str, Any]]]:
+        """The index rows of one resource, as insert parameters per table (rid None: filled in at flush)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        for kind, kind_rows in index_resource(body, self.repo.registry.for_type(resource_type)).items():
             if not kind_rows:
                 continue
             names = self.repo.index_columns[kind]  # value columns, then grp
-            self._pending.setdefault(kind, []).extend(
-                {"rid": rid, "res_type": resource_type, "param": row[0],
-                 **dict(zip(names, (*row[1:], *([None] * (len(names) - len(row) + 1)))))}
-                for row in kind_rows)
+            out[kind] = [{"rid": rid, "res_type": resource_type, "param": row[0],
+                          **dict(zip(names, (*row[1:], *([None] * (len(names) - len(row) + 1)))))}
+                         for row in kind_rows]
+        return out
+
+    def _index(self, rid: int, resource_type: str, body: Resource) -> None:
+        for kind, rows in self._index_rows(rid, resource_type, body).items():
+            self._pending.setdefault(kind, []).extend(rows)
 
     def _reindex(self, base_types: list[str]) -> None:
         """Rebuild the index of every current resource of `base_types` (after a SearchParameter changed)."""
@@ -398,8 +422,8 @@ class Session:
         new_id = id or str(uuid.uuid4())
         if not ID_RE.match(new_id):
             raise InvalidResource(f"invalid id {new_id!r}", "id")
-        if id is not None and self._current(resource_type, new_id) is not None:  # a fresh uuid4 is unique
-            raise Conflict(f"{resource_type}/{new_id} already exists")
+        # no existence probe (it would cost a round trip per resource): a pre-assigned id that exists
+        # violates the unique key when the batch is written, and the unit of work ends in a 409
         return self._write(resource, resource_type, new_id, 1, "POST", None), True
 
     def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
@@ -455,6 +479,7 @@ class Session:
         return _stored(row)
 
     def vread(self, resource_type: str, id: str, version_id: int) -> StoredResource:
+        self.flush()
         v = self.t.version
         row = self.conn.execute(select(v).where(v.c.res_type == resource_type, v.c.res_id == id,
                                                 v.c.version == version_id)).first()
@@ -468,6 +493,7 @@ class Session:
 
     def history(self, resource_type: str | None = None, id: str | None = None, *, count: int = 20,
                 since: str | None = None, cursor: str | None = None) -> tuple[list[StoredResource], str | None]:
+        self.flush()
         v = self.t.version
         conds = []
         if resource_type:

@@ -142,3 +142,26 @@ def test_referential_integrity_can_be_switched_off(tmp_path) -> None:  # type: i
                  "subject": {"reference": "Patient/p1"}})
     assert repo.delete("Patient", "p1") is not None
     repo.close()
+
+
+def test_create_at_an_existing_preassigned_id_is_a_conflict(repo: SqlRepository) -> None:
+    from fhir_service.store.repository import Conflict
+
+    repo.create(dict(PATIENT), id="fixed")
+    with pytest.raises(Conflict):
+        repo.create(dict(PATIENT), id="fixed")
+    assert repo.read("Patient", "fixed").version_id == 1
+
+
+def test_many_creates_in_one_unit_of_work_are_all_searchable_inside_it(repo: SqlRepository) -> None:
+    from fhir_service.store.repository import SearchQuery
+
+    def work(session):  # type: ignore[no-untyped-def]
+        for n in range(30):
+            session.create({**PATIENT, "id": "ignored", "birthDate": f"19{n + 10}"})
+        inside = session.search(SearchQuery("Patient", [("birthdate", "lt1925")], total="accurate"))
+        session.update({**PATIENT, "id": "late"})
+        return inside.total, session.read("Patient", "late").version_id
+
+    assert repo.atomic(work) == (15, 1)
+    assert repo.search(SearchQuery("Patient", count=100)).total == 31
