@@ -283,10 +283,11 @@ class SearchBuilder:
             return high > s_high
         if prefix == "lt":
             return low < s_low
+        # ge/le: the first, redundant term is implied by the rest (low < high) and lets an index range-scan
         if prefix == "ge":
-            return or_(high > s_high, within)
+            return and_(high > s_low, or_(high > s_high, within))
         if prefix == "le":
-            return or_(low < s_low, within)
+            return and_(low < s_high, or_(low < s_low, within))
         if prefix == "sa":
             return low >= s_high
         if prefix == "eb":

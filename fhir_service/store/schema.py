@@ -66,7 +66,8 @@ def build_tables(prefix: str = "") -> Tables:
         Index(f"{p}ix_version_type_vid", "res_type", "vid"),
     )
 
-    def index_table(name: str, *columns: Column, lookup: tuple[str, ...]) -> Table:
+    def index_table(name: str, *columns: Column, lookup: tuple[str, ...],
+                    extra: tuple[tuple[str, ...], ...] = ()) -> Table:
         return Table(
             f"{p}idx_{name}", md,
             Column("rid", BigInteger, nullable=False),
@@ -76,6 +77,7 @@ def build_tables(prefix: str = "") -> Tables:
             Column("grp", Integer, nullable=True),  # composite parameters: the root element the row belongs to
             Index(f"{p}ix_{name}_rid", "rid"),
             Index(f"{p}ix_{name}_lookup", "res_type", "param", *lookup),
+            *[Index(f"{p}ix_{name}_{'_'.join(cols)}", "res_type", "param", *cols) for cols in extra],
         )
 
     return Tables(
@@ -84,7 +86,9 @@ def build_tables(prefix: str = "") -> Tables:
                            lookup=("value_norm",)),
         token=index_table("token", Column("system", String(512)), Column("code", String(512)),
                           Column("text", String(512)), lookup=("code",)),
-        date=index_table("date", Column("low", BigInteger), Column("high", BigInteger), lookup=("low", "high")),
+        # ranges are searched from either end (lt/le/sa on low, gt/ge/eb on high): an index for each
+        date=index_table("date", Column("low", BigInteger), Column("high", BigInteger), lookup=("low", "high"),
+                         extra=(("high",),)),
         reference=index_table("reference", Column("target_type", String(64)), Column("target_id", String(64)),
                               Column("url", String(512)), lookup=("target_id",)),
         quantity=index_table("quantity", Column("value", Float), Column("system", String(512)),
