@@ -32,6 +32,7 @@ lookup. `make_resolver` gives the same resolution to the validator (targetProfil
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -54,6 +55,19 @@ NO_FULLURL_TYPES = {"transaction", "batch", "transaction-response", "batch-respo
 def _strip_history(url: str) -> tuple[str, str | None]:
     head, sep, version = url.partition("/_history/")
     return (head, version or None) if sep else (url, None)
+
+
+@functools.cache
+def _resource_type_names() -> frozenset[str]:
+    from fhir_service.definitions import default_definitions
+
+    return frozenset(default_definitions().resource_types)
+
+
+def _is_resource_type(name: str) -> bool:
+    """Only `[base]/<a FHIR resource type>/id` is RESTful (the Java validator's rule): any other absolute URL is
+    just an identity, and its segments are not compared with the resource's type and id."""
+    return name in _resource_type_names()
 
 
 def _is_absolute(url: str) -> bool:
@@ -119,6 +133,9 @@ class BundleIndex:
             restful = RESTFUL_URL.match(referrer_full_url)
             if restful:
                 return f"{restful['base']}/{reference}"
+            if referrer_full_url.startswith("urn:") and match["version"] is None:
+                # the Java validator's rule: from a `urn:uuid:` entry, `Type/id` means `urn:uuid:id`
+                return referrer_full_url.rsplit(":", 1)[0] + ":" + match["id"]
         return None
 
     def candidates(self, reference: str, referrer_full_url: str | None) -> list[int]:
@@ -240,8 +257,8 @@ def _check_full_url(index: BundleIndex, i: int, entry: dict[str, Any], bundle_ty
                     rule="bundle-fullurl-absolute")
         return
     restful = RESTFUL_URL.match(full_url)
-    if restful is None or resource is None:
-        return
+    if restful is None or resource is None or not _is_resource_type(restful["type"]):
+        return  # `.../Obervation/obs1` is not a RESTful URL: its type segment names no resource type
     resource_type, resource_id = resource.get("resourceType"), resource.get("id")
     if resource_id is None:
         method = (entry.get("request") or {}).get("method") if isinstance(entry.get("request"), dict) else None
@@ -426,6 +443,11 @@ def _check_one_reference(index: BundleIndex, reference: str, full_url: str | Non
     ref_loc = (*loc, "reference")
     found = index.matches(reference, full_url)
     if len(found) == 1:
+        relative = RELATIVE_REF.match(reference)
+        target_type = (index.resources[found[0]] or {}).get("resourceType")
+        if relative and target_type and relative["type"] != target_type:
+            yield Issue("error", "required", f"Matching reference for reference {reference} has resourceType "
+                        f"{target_type}", expr, ref_loc, rule="bundle-ref-type")
         return
     if len(found) > 1:
         if bundle_type != "history":

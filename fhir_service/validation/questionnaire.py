@@ -14,6 +14,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
+from fhir_service.validation.fhirpath_adapter import compile_expression, satisfied
 from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Location
 from fhir_service.validation.patterns import equal
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 EXT = "http://hl7.org/fhir/StructureDefinition/"
 SDC = "http://hl7.org/fhir/uv/sdc/StructureDefinition/"
+KANTA_ENABLE_WHEN = "http://phr.kanta.fi/StructureDefinition/fiphr-ext-questionnaire-enablewhen"
 ANSWER_TYPES: dict[str, tuple[str, ...]] = {
     "boolean": ("valueBoolean",), "decimal": ("valueDecimal",), "integer": ("valueInteger",),
     "date": ("valueDate",), "dateTime": ("valueDateTime",), "time": ("valueTime",), "string": ("valueString",),
@@ -58,16 +60,34 @@ def _value(answer: dict[str, Any]) -> tuple[str | None, Any]:
     return None, None
 
 
+def enable_when_expression(q_item: dict[str, Any]) -> str | None:
+    """The FHIRPath of an item's enableWhen expression extension: the SDC one (valueExpression in text/fhirpath)
+    or the Finnish PHR one (valueString), which the Java validator also honours."""
+    for ext in as_list(q_item.get("extension")):
+        if not isinstance(ext, dict):
+            continue
+        if ext.get("url") == KANTA_ENABLE_WHEN and isinstance(ext.get("valueString"), str):
+            return ext["valueString"]
+        if ext.get("url") == SDC + "sdc-questionnaire-enableWhenExpression":
+            value = ext.get("valueExpression")
+            if isinstance(value, dict) and value.get("language") == "text/fhirpath" \
+                    and isinstance(value.get("expression"), str):
+                return value["expression"]
+    return None
+
+
 def _list(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 class QuestionnaireCheck:
     def __init__(self, walk: "Walk", frame: "ResourceFrame", completed: bool,
-                 response_items: list[dict[str, Any]] | None = None) -> None:
+                 response_items: list[dict[str, Any]] | None = None,
+                 response: dict[str, Any] | None = None) -> None:
         self.walk = walk
         self.frame = frame
         self.completed = completed
+        self.response = response
         self.answers: dict[str, list[tuple[str, Any]]] = {}
         self._index(response_items or [])
 
@@ -85,11 +105,24 @@ class QuestionnaireCheck:
             stack.extend(_list(item.get("item")))
 
     def enabled(self, q_item: dict[str, Any]) -> bool:
+        expression = enable_when_expression(q_item)
+        if expression is not None and self.response is not None:
+            return self._expression_enabled(expression)
         conditions = _list(q_item.get("enableWhen"))
         if not conditions:
             return True
         results = [self._condition(c) for c in conditions]
         return all(results) if q_item.get("enableBehavior") == "all" else any(results)
+
+    def _expression_enabled(self, expression: str) -> bool:
+        """An enableWhen expression (FHIRPath on the response) decides alone, as in the Java validator; one that
+        cannot be evaluated leaves the item enabled (no error is invented from an engine failure)."""
+        try:
+            return satisfied(compile_expression(expression).evaluate(
+                self.response, resource=self.response, root_resource=self.response,
+                context_type="QuestionnaireResponse"))
+        except Exception:  # noqa: BLE001 - a bad expression is the Questionnaire's problem, not the answer's
+            return True
 
     def _condition(self, condition: dict[str, Any]) -> bool:
         question = condition.get("question")
@@ -385,7 +418,7 @@ def check(walk: "Walk", response: dict[str, Any], expr: str, loc: Location, fram
         return
     completed = response.get("status") in ("completed", "amended")
     items = _list(response.get("item"))
-    QuestionnaireCheck(walk, frame, completed, items).items(_list(questionnaire.get("item")), items, expr, loc)
+    QuestionnaireCheck(walk, frame, completed, items, response).items(_list(questionnaire.get("item")), items, expr, loc)
 
 
 def check_definition(walk: "Walk", questionnaire: dict[str, Any], expr: str, loc: Location) -> None:

@@ -89,6 +89,8 @@ class Walk:
         self.too_deep = False
         self._conformance: dict[tuple[int, str], bool] = {}
         self.extension_stack: list[Any] = []  # urls of the extensions being walked (for extension contexts)
+        # (element, resource frame) holding the extensions being walked: fhirpath contexts and context invariants
+        self.extension_hosts: list[tuple[dict, ResourceFrame]] = []
         self.security_checks = security_checks
         self.example_urls = example_urls
         self.check_references = check_references
@@ -442,7 +444,14 @@ class Walk:
             for key, child, code in keys:
                 ext_owner = (where[0], where[1], key) if where is not None and key in (
                     "extension", "modifierExtension") else None
-                self.child(obj, key, child, code, expr, loc, frame, depth, structure, ext_owner)
+                if ext_owner is None:
+                    self.child(obj, key, child, code, expr, loc, frame, depth, structure, ext_owner)
+                    continue
+                self.extension_hosts.append((obj, frame))
+                try:
+                    self.child(obj, key, child, code, expr, loc, frame, depth, structure, ext_owner)
+                finally:
+                    self.extension_hosts.pop()
 
     @staticmethod
     def _is_primitive(entry: tuple[ElementDef, str | None]) -> bool:

@@ -96,6 +96,11 @@ class TestFullUrl:
     def test_non_restful_absolute_url_is_not_compared_with_the_id(self) -> None:
         assert check_bundle(bundle("collection", entry("http://nothing/nothing", patient("p9")))) == []
 
+    def test_a_url_whose_type_segment_is_no_resource_type_is_not_restful(self) -> None:
+        b = bundle("collection", entry("http://hl7.org/fhir/test/Obervation/obs1", observation(PATIENT_URL, "o1")),
+                   entry(PATIENT_URL, patient()))
+        assert only(check_bundle(b), "bundle-fullurl-id") == []
+
 
 # -- uniqueness ---------------------------------------------------------------------------------------------------
 class TestUniqueness:
@@ -161,6 +166,18 @@ class TestReferences:
         b = bundle("document", entry("urn:uuid:11111111-1111-4111-8111-111111111111", comp),
                    entry(PATIENT_URL, patient()))
         assert check_bundle(b) == []
+
+    def test_relative_reference_from_a_urn_entry_means_the_urn_with_that_id(self) -> None:
+        org_id = "5d9588d8-3cd6-4b32-8fb7-ad13694e069d"
+        gp = {"resourceType": "Patient", "generalPractitioner": [{"reference": f"Practitioner/{org_id}"}]}
+        wrong = bundle("collection", entry(PATIENT_URL, gp),
+                       entry(f"urn:uuid:{org_id}", {"resourceType": "Organization", "name": "foo"}))
+        issues = check_bundle(wrong)
+        assert [(i.rule, i.severity) for i in issues] == [("bundle-ref-type", "error")]
+        assert "has resourceType Organization" in issues[0].diagnostics
+        right = copy.deepcopy(wrong)
+        right["entry"][1]["resource"] = {"resourceType": "Practitioner"}
+        assert check_bundle(right) == []
 
     def test_relative_reference_resolves_against_the_restful_base_of_the_entry(self) -> None:
         b = bundle("document",

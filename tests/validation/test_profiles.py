@@ -180,6 +180,40 @@ def test_extension_used_outside_its_context(validator: Validator) -> None:
     assert any("not allowed to be used at this point" in i.diagnostics for i in errs(validator, patient))
 
 
+def _flag_extension(name: str, **extra: Any) -> dict[str, Any]:
+    return profile(BASE + name, "Extension", [
+        {"path": "Extension.extension", "max": "0"},
+        {"path": "Extension.url", "fixedUri": BASE + name},
+        {"path": "Extension.value[x]", "min": 1, "type": [{"code": "boolean"}]},
+    ], base="http://hl7.org/fhir/StructureDefinition/Extension", kind="complex-type", **extra)
+
+
+def test_a_fhirpath_context_must_select_the_element_holding_the_extension() -> None:
+    ext = _flag_extension("home-flag", context=[{"type": "fhirpath",
+                                                 "expression": "Patient.address.where(use = 'home')"}])
+    check = Validator(definitions_with(ext))
+
+    def patient(use: str) -> dict[str, Any]:
+        return {"resourceType": "Patient", "text": NARRATIVE, "address": [
+            {"use": use, "extension": [{"url": ext["url"], "valueBoolean": True}]}]}
+
+    assert not errs(check, patient("home")), messages(check.validate(patient("home")))
+    assert any("not allowed to be used at this point" in i.diagnostics for i in errs(check, patient("work")))
+
+
+def test_a_context_invariant_must_hold_on_the_element_holding_the_extension() -> None:
+    ext = _flag_extension("inactive-flag", context=[{"type": "element", "expression": "Patient"}],
+                          contextInvariant=["Patient.active.not()"])
+    check = Validator(definitions_with(ext))
+
+    def patient(active: bool) -> dict[str, Any]:
+        return {"resourceType": "Patient", "text": NARRATIVE, "active": active,
+                "extension": [{"url": ext["url"], "valueBoolean": True}]}
+
+    assert not errs(check, patient(False))
+    assert any("context invariant 'Patient.active.not()'" in i.diagnostics for i in errs(check, patient(True)))
+
+
 def test_core_extension_definition_applies(validator: Validator) -> None:
     url = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
     patient = {"resourceType": "Patient", "text": NARRATIVE, "extension": [{"url": url, "valueString": "Smith"}]}

@@ -91,3 +91,26 @@ def test_questionnaire_enable_when_rules(validator: Validator) -> None:
     assert not errors(validator.validate(q))
     q["item"][2]["enableWhen"][0]["question"] = "zz"
     assert errors(validator.validate(q))
+
+
+@pytest.mark.parametrize("extension", [
+    {"url": "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-enableWhenExpression",
+     "valueExpression": {"language": "text/fhirpath",
+                         "expression": "%resource.item.where(linkId='flag').answer.value.ofType(boolean)"}},
+    {"url": "http://phr.kanta.fi/StructureDefinition/fiphr-ext-questionnaire-enablewhen",
+     "valueString": "QuestionnaireResponse.descendants().where(linkId='flag').answer.value.ofType(boolean)"},
+])
+def test_an_enable_when_expression_decides_whether_an_item_may_be_answered(extension: dict[str, Any]) -> None:
+    url = "http://example.test/Questionnaire/expr"
+    q = {"resourceType": "Questionnaire", "url": url, "status": "active", "text": NARRATIVE, "item": [
+        {"linkId": "flag", "type": "boolean"},
+        {"linkId": "detail", "type": "boolean", "extension": [extension]}]}
+    check = Validator(definitions_with(q))
+
+    def answered(flag: bool) -> dict[str, Any]:
+        return {"resourceType": "QuestionnaireResponse", "text": NARRATIVE, "questionnaire": url,
+                "status": "completed", "item": [{"linkId": "flag", "answer": [{"valueBoolean": flag}]},
+                                                {"linkId": "detail", "answer": [{"valueBoolean": True}]}]}
+
+    assert any("not enabled" in i.diagnostics for i in errors(check.validate(answered(False))))
+    assert not errors(check.validate(answered(True)))
