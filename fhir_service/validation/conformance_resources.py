@@ -87,6 +87,7 @@ def check_measure_report(walk: "Walk", report: dict[str, Any], expr: str, loc: L
     measure = walk.defs.resolve(url) if isinstance(url, str) else None
     if not isinstance(measure, dict) or measure.get("resourceType") != "Measure":
         return
+    _check_groups(walk, report, measure, expr, loc)
     _check_stratifiers(walk, report, measure, expr, loc)
     scoring_concept = measure.get("scoring")
     scoring = {c.get("code") for c in dicts(scoring_concept.get("coding") if isinstance(scoring_concept, dict)
@@ -180,6 +181,92 @@ def _stratifier_codes(stratifier: dict[str, Any]) -> set[tuple[Any, Any]]:
             else [stratifier.get("code")]:
         found |= _codes(concept)
     return found
+
+
+MEASURE_POPULATION = "http://terminology.hl7.org/CodeSystem/measure-population"
+
+
+def _coded(concept: Any) -> set[tuple[Any, Any]]:
+    """(system, code) of the codings of a CodeableConcept, for matching as the Java validator does."""
+    return {(c.get("system"), c.get("code")) for c in dicts(concept.get("coding") if isinstance(concept, dict)
+                                                            else None) if c.get("code")}
+
+
+def _shown(concept: Any) -> str:
+    return ", ".join(f"{s}#{c}" for s, c in sorted(_coded(concept), key=str)) or "''"
+
+
+def _check_groups(walk: "Walk", report: dict[str, Any], measure: dict[str, Any], expr: str, loc: Location) -> None:
+    """The report's groups against the Measure's (the Java validator's MeasureValidator): one group of each may
+    be anonymous; otherwise every reported group carries the code of a Measure group, once, and every Measure
+    group is reported (unless the report is a data collection). Each group's populations likewise."""
+    measure_groups = dicts(measure.get("group"))
+    if not measure_groups:
+        return
+    groups = dicts(report.get("group"))
+    if len(groups) == 1 and len(measure_groups) == 1:
+        group, defined = groups[0], measure_groups[0]
+        if "code" in defined and "code" in group and not (_coded(group.get("code")) & _coded(defined.get("code"))):
+            walk.issue("error", "business-rule", f"The code for this group ({_shown(group.get('code'))}) does not "
+                       f"match the code of the group in the measure ({_shown(defined.get('code'))})",
+                       f"{expr}.group[0]", loc + ("group", 0))
+        _check_populations(walk, report, group, defined, f"{expr}.group[0]", loc + ("group", 0))
+        return
+    reported: list[int] = []
+    for i, group in enumerate(groups):
+        where = (f"{expr}.group[{i}]", loc + ("group", i))
+        codes = _coded(group.get("code"))
+        match = next((k for k, g in enumerate(measure_groups) if codes & _coded(g.get("code"))), None)
+        if not codes or match is None:
+            walk.issue("error", "business-rule", "Group should have a code that matches the group definition in "
+                       "the measure", *where)
+            continue
+        if match in reported:
+            walk.issue("error", "business-rule", "The code for this group is duplicated in the report", *where)
+            continue
+        reported.append(match)
+        _check_populations(walk, report, group, measure_groups[match], *where)
+    if report.get("type") != "data-collection":
+        for k, defined in enumerate(measure_groups):
+            if k not in reported:
+                walk.issue("error", "business-rule", f"The MeasureReport does not include a group for the group "
+                           f"with code {_shown(defined.get('code'))}", expr, loc)
+
+
+def _check_populations(walk: "Walk", report: dict[str, Any], group: dict[str, Any], defined: dict[str, Any],
+                       expr: str, loc: Location) -> None:
+    definitions = dicts(defined.get("population"))
+    seen: list[int] = []
+    subject_list = report.get("type") == "subject-list"
+    for i, population in enumerate(dicts(group.get("population"))):
+        where = (f"{expr}.population[{i}]", loc + ("population", i))
+        codes = _coded(population.get("code"))
+        if not codes:
+            walk.issue("error", "business-rule", "The group population has no code", *where)
+            continue
+        match = next((k for k, p in enumerate(definitions) if codes & _coded(p.get("code"))), None)
+        if match is None:
+            walk.issue("error", "business-rule", "The code for this group population has no match in the measure "
+                       "definition", *where)
+            continue
+        if match in seen:
+            walk.issue("error", "business-rule", "The code for this group population is duplicated", *where)
+            continue
+        seen.append(match)
+        subjects = population.get("subjectResults")
+        count_of_subjects = len(subjects) if isinstance(subjects, list) else int(subjects is not None)
+        if subject_list:
+            count = population.get("count")
+            if isinstance(count, int) and not isinstance(count, bool) and count != count_of_subjects:
+                walk.issue("error", "business-rule", f"The count ({count}) does not match the number of subject "
+                           f"results ({count_of_subjects})", *where)
+        elif count_of_subjects:
+            walk.issue("error", "business-rule", "Reports where type is not 'subject-list' don't have subjects "
+                       "listed", *where)
+    for k, definition in enumerate(definitions):
+        if k not in seen and (MEASURE_POPULATION, "measure-observation") not in _coded(definition.get("code")):
+            walk.issue("error", "business-rule", f"The MeasureReport does not include a population for the "
+                       f"population with code {_shown(definition.get('code'))}", expr, loc)
 
 
 def _check_stratifiers(walk: "Walk", report: dict[str, Any], measure: dict[str, Any], expr: str,

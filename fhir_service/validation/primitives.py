@@ -61,6 +61,9 @@ def _calendar(text: str, kind: str) -> str | None:
     return None
 
 
+ABSOLUTE_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
 def check_primitive(type_code: str, value: Any) -> str | None:
     """The problem with `value` as a JSON primitive of FHIR type `type_code`, or None when it is fine."""
     if type_code == "boolean":
@@ -115,6 +118,8 @@ def check_primitive(type_code: str, value: Any) -> str | None:
         return _calendar(value, type_code)
     if type_code == "base64Binary" and len(re.sub(r"\s", "", value)) % 4:
         return "The value is not valid base64 content"
+    if type_code == "canonical" and not value.startswith("#") and not ABSOLUTE_URI.match(value):
+        return f"Canonical URLs must be absolute URLs if they are not fragment references ({value})"
     if type_code in ("uri", "url", "canonical") and value.startswith("urn:"):
         if value.startswith("urn:oid:") and not REGEXES["oid"].fullmatch(value):
             return f"The value '{value}' is not a valid OID"

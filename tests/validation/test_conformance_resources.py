@@ -55,3 +55,50 @@ def test_cohort_measure_report_has_no_score() -> None:
     assert not errors(validator.validate(report)), messages(validator.validate(report))
     report["group"][0]["measureScore"] = {"value": 3}
     assert errors(validator.validate(report))
+
+
+POP = "http://terminology.hl7.org/CodeSystem/measure-population"
+
+
+def _population(code: str, **fields: Any) -> dict[str, Any]:
+    return {"code": {"coding": [{"system": POP, "code": code}]}, **fields}
+
+
+def _measure_report(groups: list[dict[str, Any]], kind: str = "summary") -> dict[str, Any]:
+    return {"resourceType": "MeasureReport", "text": NARRATIVE, "status": "complete", "type": kind,
+            "measure": "http://example.test/Measure/groups", "period": {"start": "2024-01-01", "end": "2024-01-31"},
+            "group": groups}
+
+
+MEASURE_WITH_GROUPS = {"resourceType": "Measure", "url": "http://example.test/Measure/groups", "status": "active",
+                       "group": [{"population": [_population("initial-population")]}]}
+
+
+def test_measure_report_populations_match_the_measure_group() -> None:
+    validator = Validator(definitions_with(MEASURE_WITH_GROUPS))
+    good = _measure_report([{"population": [_population("initial-population", count=5)]}])
+    assert not errors(validator.validate(good)), messages(validator.validate(good))
+    unknown = _measure_report([{"population": [_population("initial-population", count=5),
+                                               _population("numerator", count=2)]}])
+    assert any("has no match in the measure" in i.diagnostics for i in errors(validator.validate(unknown)))
+    missing = _measure_report([{"population": [_population("numerator", count=2)]}])
+    assert any("does not include a population" in i.diagnostics for i in errors(validator.validate(missing)))
+
+
+def test_measure_report_groups_need_codes_when_they_cannot_be_paired_one_to_one() -> None:
+    validator = Validator(definitions_with(MEASURE_WITH_GROUPS))
+    group = {"population": [_population("initial-population", count=5)]}
+    two = _measure_report([group, group])
+    assert any("should have a code" in i.diagnostics for i in errors(validator.validate(two)))
+
+
+def test_only_subject_list_reports_list_subjects() -> None:
+    validator = Validator(definitions_with(MEASURE_WITH_GROUPS))
+    listed = {"population": [_population("initial-population", count=1,
+                                         subjectResults={"reference": "List/l1"})]}
+    assert any("don't have subjects listed" in i.diagnostics for i in errors(validator.validate(
+        _measure_report([listed]))))
+    assert not errors(validator.validate(_measure_report([listed], "subject-list")))
+    listed["population"][0]["count"] = 2
+    assert any("does not match the number" in i.diagnostics for i in errors(validator.validate(
+        _measure_report([listed], "subject-list"))))

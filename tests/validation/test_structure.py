@@ -155,6 +155,15 @@ def test_uri_without_whitespace_and_valid_oid(validator: Validator) -> None:
     assert not errors(validator.validate(patient(identifier=[{"system": "urn:oid:1.2.3", "value": "1"}])))
 
 
+@pytest.mark.parametrize("url,ok", [("Questionnaire/q1", False), ("http://example.test/Questionnaire/q1", True),
+                                    ("urn:uuid:6f1c2b4e-8a0d-4b8e-9a53-2f1a0c3d4e5f", True), ("#q1", True)])
+def test_a_canonical_is_absolute_or_a_fragment(validator: Validator, url: str, ok: bool) -> None:
+    response = {"resourceType": "QuestionnaireResponse", "status": "in-progress", "questionnaire": url,
+                "text": patient()["text"]}
+    bad = error_at(validator.validate(response), "QuestionnaireResponse.questionnaire")
+    assert (not any("must be absolute" in i.diagnostics for i in bad)) == ok
+
+
 def test_base64_content(validator: Validator) -> None:
     photo = {"contentType": "image/png", "data": "not base64!"}
     assert error_at(validator.validate(patient(photo=[photo])), "Patient.photo[0].data")
