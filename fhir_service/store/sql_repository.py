@@ -144,6 +144,9 @@ class SqlRepository:
                     key = int.from_bytes(hashlib.sha256(b"fhir-service schema").digest()[:8], "big", signed=True)
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
                 self.tables.metadata.create_all(conn)
+                for table in self.tables.metadata.sorted_tables:  # indexes added since the file was made
+                    for index in table.indexes:
+                        index.create(conn, checkfirst=True)
 
     def sync_search_parameters(self, conn: Connection) -> None:
         """Keep the registry in step with the SearchParameters stored in the database, which another

@@ -165,3 +165,17 @@ def test_many_creates_in_one_unit_of_work_are_all_searchable_inside_it(repo: Sql
 
     assert repo.atomic(work) == (15, 1)
     assert repo.search(SearchQuery("Patient", count=100)).total == 31
+
+
+def test_indexes_added_later_are_created_on_an_existing_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import inspect
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    SqlRepository(url).close()
+    old = SqlRepository(url)
+    with old.engine.begin() as conn:
+        conn.exec_driver_sql("DROP INDEX ix_date_high")  # as a database made before that index existed
+    old.close()
+    reopened = SqlRepository(url)
+    assert "ix_date_high" in {i["name"] for i in inspect(reopened.engine).get_indexes("idx_date")}
+    reopened.close()
