@@ -81,6 +81,10 @@ def parse_resource(request: Request, definitions: Any) -> Any:
         if errors or result.resource is None:
             message = errors[0].diagnostics if errors else "no resource found"
             raise FhirError(400, f"the body is not FHIR XML: {message}", "structure")
+        try:
+            fhirjson.check_depth(result.resource)
+        except ValueError as exc:
+            raise FhirError(400, f"the body is not usable FHIR XML: {exc}", "structure") from None
         return result.resource
     try:
         return fhirjson.loads(request.body)

@@ -15,11 +15,33 @@ import orjson
 JSONDecodeError = json.JSONDecodeError
 
 
+MAX_DEPTH = 128  # deeper than any sensible resource; keeps every recursive walk far from Python's limit
+
+
 def loads(data: bytes | str) -> Any:
-    """Parse JSON text (a UTF-8 BOM is tolerated); raises JSONDecodeError (a ValueError) on bad input."""
+    """Parse JSON text (a UTF-8 BOM is tolerated); raises ValueError (JSONDecodeError, bad UTF-8, NaN,
+    nesting deeper than MAX_DEPTH) on bad input."""
     if isinstance(data, bytes):
         data = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
-    return json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
+    try:
+        value = json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep") from None
+    check_depth(value)
+    return value
+
+
+def check_depth(value: Any) -> None:
+    """ValueError when `value` nests deeper than MAX_DEPTH (checked without recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
 
 
 def _no_constant(name: str) -> Any:

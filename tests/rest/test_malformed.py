@@ -62,3 +62,12 @@ def test_a_batch_reports_a_nested_batch_as_a_failed_entry(client: Client) -> Non
         {"request": {"method": "POST", "url": ""}, "resource": {"resourceType": "Bundle", "type": "batch"}}]}
     response = client("POST", "", body)
     assert response.status == 200 and response.body["entry"][0]["response"]["status"].startswith("400")
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100000,
+    '{"resourceType":"Patient","extension":[' + '{"url":"http://x","extension":[' * 300 + "]}" * 300 + "]}",
+])
+def test_deeply_nested_json_is_400(client: Client, body: str) -> None:
+    response = client("POST", "/Patient", body, headers=JSON)
+    assert response.status == 400 and response.body["resourceType"] == "OperationOutcome"
