@@ -153,6 +153,8 @@ def _primitive(value: Any, code: str, where: str) -> Iterator[Issue]:
                         f"must be a JSON integer, not {value!r}", where)
         elif code == "positiveInt" and value < 1 or code == "unsignedInt" and value < 0:
             yield Issue("error", "value", f"{value} is not a valid {code}", where)
+        elif code != "integer64" and not -(1 << 31) <= value < (1 << 31):
+            yield Issue("error", "value", f"{value} is outside the 32-bit range of {code}", where)
     elif code == "decimal":
         if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
             yield Issue("error", "structure", f"must be a JSON number, not {type(value).__name__}", where)

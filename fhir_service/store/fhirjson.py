@@ -57,7 +57,21 @@ def _default(value: Any) -> Any:
 
 
 def dumps(value: Any, pretty: bool = False) -> bytes:
-    return orjson.dumps(value, default=_default, option=orjson.OPT_INDENT_2 if pretty else 0)
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    try:
+        return orjson.dumps(value, default=_default, option=option)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits (a valid JSON number): write its digits
+        return orjson.dumps(_big_ints(value), default=_default, option=option)
+
+
+def _big_ints(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _big_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_big_ints(v) for v in value]
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1 << 63:
+        return orjson.Fragment(str(value))
+    return value
 
 
 def canonical(value: Any) -> bytes:

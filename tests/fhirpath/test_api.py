@@ -77,6 +77,10 @@ def test_environment_variables() -> None:
     assert fhirpath.evaluate(OBSERVATION, "%rootResource.type", root_resource=bundle) == ["collection"]
     assert fhirpath.evaluate(OBSERVATION, "%resource.id | %rootResource.id") == ["temp"]
     assert fhirpath.evaluate(OBSERVATION, "%context.id") == ["temp"]
+    # plain dicts as %resource / %rootResource are typed by their resourceType
+    assert fhirpath.evaluate(OBSERVATION["code"], "%resource is Observation", resource=OBSERVATION,
+                             context_type="Observation.code") == [True]
+    assert fhirpath.evaluate(OBSERVATION, "%rootResource.type().name", root_resource=bundle) == ["Bundle"]
     assert fhirpath.evaluate({}, "%ucum | %sct | %loinc") == [
         "http://unitsofmeasure.org", "http://snomed.info/sct", "http://loinc.org"]
     assert fhirpath.evaluate({}, "%`vs-administrative-gender`") == [

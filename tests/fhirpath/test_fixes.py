@@ -134,6 +134,17 @@ def test_conforms_to_core_types_and_callbacks() -> None:
     assert checked == [True]
 
 
+def test_as_with_the_system_name_of_a_primitive_type_casts_it() -> None:
+    """`value as String` on a FHIR string keeps it (the Java engine compares `as` type names without case)."""
+    street = {"resourceType": "Patient", "gender": "male", "address": [{"line": ["Musterstr. 1"], "_line": [
+        {"extension": [{"url": "http://x/street", "valueString": "Musterstr."}]}]}]}
+    cast = "(address.line[0].extension('http://x/street').value as String) = 'Musterstr.'"
+    assert fhirpath.evaluate(street, cast) == [True]
+    assert fhirpath.evaluate(street, "address.line.first() as System.String") == ["Musterstr. 1"]
+    assert fhirpath.evaluate(street, "gender as String") == []  # a code is not a string
+    assert fhirpath.evaluate(street, "gender as code") == ["male"]
+
+
 def test_as_function_filters_collections_for_dom_3() -> None:
     """dom-3 (every DomainResource) applies as(canonical) to all descendants."""
     dom3 = ("contained.where((('#'+id in (%resource.descendants().reference | %resource.descendants().as(canonical)"

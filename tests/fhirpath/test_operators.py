@@ -83,3 +83,19 @@ def test_boolean_operand_collections_are_errors() -> None:
         ev("(true | false) and true")
     with pytest.raises(FhirPathError):
         ev("(1 | 2).not()")
+
+
+@pytest.mark.parametrize("expression, expected", [
+    ("false and (1 | 2).single()", [False]), ("true or (1 | 2).single()", [True]),
+    ("false implies (1 | 2).single()", [True]),
+])
+def test_and_or_implies_skip_the_right_operand_when_the_left_decides(expression: str, expected: list) -> None:
+    """The right operand would raise (single() of two items): it is not evaluated when the left one decides."""
+    assert ev(expression) == expected
+
+
+@pytest.mark.parametrize("expression", ["true and (1 | 2).single()", "false or (1 | 2).single()",
+                                        "true implies (1 | 2).single()", "{} and (1 | 2).single()"])
+def test_the_right_operand_is_evaluated_when_the_left_does_not_decide(expression: str) -> None:
+    with pytest.raises(FhirPathError):
+        ev(expression)

@@ -43,3 +43,8 @@ def test_what_a_parser_rejects(definitions: Definitions, resource: dict, express
 ])
 def test_what_a_parser_accepts(definitions: Definitions, resource: dict) -> None:
     assert check(resource, definitions) == []
+
+
+def test_integers_are_32_bit_but_decimals_are_not_limited(definitions: Definitions) -> None:
+    assert check({"resourceType": "Patient", "multipleBirthInteger": 2 ** 31}, definitions)
+    assert not check({"resourceType": "Observation", "valueQuantity": {"value": 10 ** 30}}, definitions)

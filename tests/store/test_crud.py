@@ -179,3 +179,11 @@ def test_indexes_added_later_are_created_on_an_existing_database(tmp_path) -> No
     reopened = SqlRepository(url)
     assert "ix_date_high" in {i["name"] for i in inspect(reopened.engine).get_indexes("idx_date")}
     reopened.close()
+
+
+def test_integers_beyond_64_bits_are_stored_as_written(repo: SqlRepository) -> None:
+    from fhir_service.store import fhirjson
+
+    repo.update({"resourceType": "Observation", "id": "big", "status": "final", "code": {"text": "t"},
+                 "valueQuantity": {"value": 10 ** 30}})
+    assert b'"value":1000000000000000000000000000000' in fhirjson.dumps(repo.read("Observation", "big").resource)

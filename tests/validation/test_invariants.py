@@ -92,3 +92,12 @@ def test_each_definition_is_compiled_once(definitions: Any) -> None:
     constraint = next(c for c in first.by_id["Observation.referenceRange"].constraints if c.key == "obs-3")
     again = compiled(definitions, "Observation").by_id["Observation.referenceRange"].constraints
     assert any(c.compiled is constraint.compiled for c in again)
+
+
+def test_dom_3_with_its_trace_is_evaluated_silently(validator: Validator, capsys: Any) -> None:
+    """dom-3 calls trace(): the engine logs it at DEBUG, so validation prints nothing and keeps its meaning."""
+    orphan = observation(contained=[{"resourceType": "Device", "id": "d"}])
+    assert "dom-3" in rules(validator.validate(orphan), "error")
+    used = observation(contained=[{"resourceType": "Device", "id": "d"}], device={"reference": "#d"})
+    assert "dom-3" not in rules(validator.validate(used), "error")
+    assert capsys.readouterr().out == ""
