@@ -411,6 +411,7 @@ def known_type_names(model: dict[str, Any]) -> frozenset[str]:
 
 
 _KNOWN_TYPES: frozenset[str] | None = None
+PRIMITIVE_NAME = re.compile(r"^[a-z]")  # FHIR primitive type names start lowercase
 
 
 def _checked_type(ctx: dict[str, Any], type_info: Any) -> Any:
@@ -441,9 +442,21 @@ def as_function(ctx: dict[str, Any], coll: list[Any], type_info: Any) -> Any:
     left side of 'as'" for both. (FHIRPath N1 would call it an error; R4 content needs the filter.)
     """
     checked = _checked_type(ctx, type_info)
-    if len(coll) > 1:
-        return fp_filtering.of_type_fn(ctx, coll, checked)
-    return fp_types.as_fn(ctx, coll, checked)
+    fp_types.TypeInfo.model = ctx.get("model")
+    return [item for item in coll if fp_types.TypeInfo.from_value(item).is_(checked) or _as_system(item, checked)]
+
+
+def _as_system(item: Any, type_info: Any) -> bool:
+    """`value as String` on a FHIR `string` (and likewise for the other primitives): the HL7 Java engine compares
+    the type name of `as` without case, so the System spelling of a FHIR primitive's own type casts it. Profiles
+    rely on it (e.g. `(...extension(url).value as String) = 'x'`). Only the primitive's own type: a `code` is
+    not `as String`."""
+    if getattr(type_info, "namespace", None) not in (None, "System"):
+        return False
+    own = fp_types.TypeInfo.from_value(item)
+    name = getattr(type_info, "name", None)
+    return (own is not None and own.namespace == "FHIR" and isinstance(name, str) and bool(PRIMITIVE_NAME.match(own.name))
+            and own.name.lower() == name.lower())
 
 
 def trace_logged(ctx: dict[str, Any], inputs: list[Any], name: Any = "", projection: Any = None) -> list[Any]:
@@ -531,6 +544,10 @@ def apply() -> None:
         return
     _applied = True
     evaluators["NumberLiteral"] = number_literal
+    from fhir_service.fhirpath.operators import boolean_expression
+
+    for kind in ("AndExpression", "OrExpression", "ImpliesExpression"):
+        evaluators[kind] = boolean_expression  # short-circuit evaluation of and / or / implies
     evaluators["Identifier"] = identifier
     evaluators["PolarityExpression"] = polarity_expression
     evaluators["TimeLiteral"] = _time_literal_without_offset(evaluators["TimeLiteral"])

@@ -330,6 +330,33 @@ def implies_fn(ctx: dict[str, Any], xs: Collection, ys: Collection) -> Collectio
     return [False]
 
 
+#: the value of the left operand that decides the result alone, and that result
+_DECIDED_BY_LEFT = {"and": (False, [False]), "or": (True, [True]), "implies": (False, [True])}
+_BOOLEAN_OPERATORS = {"and": and_fn, "or": or_fn, "xor": xor_fn, "implies": implies_fn}
+
+
+def boolean_expression(ctx: dict[str, Any], parent_data: Any, node: dict[str, Any]) -> Collection:
+    """`and`, `or`, `implies` (and `xor`) evaluating the right operand only when the left one does not decide.
+
+    FHIRPath allows it (the results are the same: `false and X` is false whatever X is, even empty), and
+    invariants are full of `a.exists() implies (...)`: for the usual absent `a` the costly right side is skipped.
+    A runtime error in a skipped right operand is not raised, as in the HL7 Java engine.
+    """
+    from fhirpathpy import engine as fp_engine  # make_param as patched by fixes.apply()
+
+    operator = node["terminalNodeText"][0]
+    table = ctx.get("userInvocationTable") or {}
+    if table.get(operator, {}).get("fn") is not _BOOLEAN_OPERATORS.get(operator):
+        return fp_engine.infix_invoke(ctx, operator, parent_data, node["children"])  # plain fhirpathpy
+    left_node, right_node = node["children"]
+    left = fp_engine.make_param(ctx, parent_data, "Any", left_node)
+    decided = _DECIDED_BY_LEFT.get(operator)
+    if decided is not None and to_boolean(left, operator) is decided[0]:
+        return list(decided[1])
+    right = fp_engine.make_param(ctx, parent_data, "Any", right_node)
+    return _BOOLEAN_OPERATORS[operator](ctx, left, right)
+
+
 def not_fn(ctx: dict[str, Any], xs: Collection) -> Collection:
     value = to_boolean(xs, "not()")
     return [] if value is None else [not value]

@@ -8,7 +8,6 @@ their FHIRPath compiled once. Compiled trees are cached per Definitions through 
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -162,7 +161,6 @@ def _prefixed(element: dict[str, Any], prefix: str) -> tuple[Any, str | None]:
     return None, None
 
 
-_TRACE = re.compile(r"\.trace\('[^']*'(\s*,\s*[^()]*(\([^()]*\))?[^()]*)?\)")
 _expr_lock = threading.Lock()
 _expr_cache: dict[str, CompiledExpression | None] = {}
 
@@ -173,8 +171,8 @@ def compiled_expression(expression: str) -> CompiledExpression | None:
     if cached is not False:
         return cached  # type: ignore[return-value]
     try:
-        # trace() returns its input: dropping it keeps the meaning and keeps the engine from printing (dom-3).
-        result: CompiledExpression | None = compile_expression(_TRACE.sub("", expression))
+        # trace() (dom-3 uses it) is silent in the engine: logged at DEBUG, never printed
+        result: CompiledExpression | None = compile_expression(expression)
     except Exception:  # noqa: BLE001 - an expression our engine cannot parse is reported at use
         result = None
     with _expr_lock:

@@ -56,13 +56,6 @@ except Exception:  # noqa: BLE001 - fall back to bare fhirpathpy
         return True
 
 
-def _typed(resource: Any) -> Any:
-    """%resource / %rootResource as typed nodes, so that `%resource.type()` and `is` see their resource type."""
-    if isinstance(resource, dict) and isinstance(resource.get("resourceType"), str):
-        return ResourceNode.create_node(resource, resource["resourceType"])
-    return resource
-
-
 class CompiledExpression:
     """An invariant expression parsed once; `holds(...)` evaluates it with the element as focus."""
 
@@ -80,7 +73,8 @@ class CompiledExpression:
 
         Raises EvaluationError (or RecursionError) when the engine cannot evaluate it.
         """
-        kwargs: dict[str, Any] = {"resource": _typed(resource), "root_resource": _typed(root_resource),
+        # the engine types %resource / %rootResource from their resourceType
+        kwargs: dict[str, Any] = {"resource": resource, "root_resource": root_resource,
                                   "context_type": context_type}
         if resolver is not None:
             kwargs["resolver"] = resolver
