@@ -71,3 +71,48 @@ def test_a_batch_reports_a_nested_batch_as_a_failed_entry(client: Client) -> Non
 def test_deeply_nested_json_is_400(client: Client, body: str) -> None:
     response = client("POST", "/Patient", body, headers=JSON)
     assert response.status == 400 and response.body["resourceType"] == "OperationOutcome"
+
+
+def test_random_requests_never_get_a_500(client: Client) -> None:
+    """A seeded fuzz over resource shapes, transaction entries and search parameters/modifiers/values."""
+    import json
+    import random
+    from urllib.parse import quote
+
+    rng = random.Random(20261121)
+    keys = ["gender", "birthDate", "name", "identifier", "telecom", "extension", "meta", "text", "valueQuantity",
+            "code", "subject", "effectivePeriod", "component", "contained", "_birthDate", "multipleBirthInteger"]
+    leaves = [None, True, 1, -1, 1.5, "x", "", "2020-13-01", "Patient/1", "urn:uuid:1", 10 ** 30, "a|b"]
+
+    def value(depth: int = 0) -> object:
+        roll = rng.random()
+        if depth > 3 or roll < 0.3:
+            return rng.choice(leaves)
+        if roll < 0.6:
+            return [value(depth + 1) for _ in range(rng.randint(0, 3))]
+        return {rng.choice(keys + ["reference", "system", "value", "url", "start", "coding"]): value(depth + 1)
+                for _ in range(rng.randint(0, 3))}
+
+    params = ["_id", "_lastUpdated", "name", "birthdate", "identifier", "code", "value-quantity", "subject",
+              "code-value-quantity", "_has:Observation:patient:code", "subject:Patient.name", "_sort", "_count",
+              "_include", "_summary", "_cursor", "telecom"]
+    modifiers = ["", ":missing", ":not", ":exact", ":text", ":of-type", ":in", ":identifier", ":Patient"]
+    values = ["", "x", "gt1", "le2020-01", "ap2020", "a|b", "|b", "1||mg", "a$b$c", "a,b", "true", "Patient/1",
+              "-birthdate", "Observation:subject", "1e999", "ge2020-01-01T10:00Z"]
+    for number in range(300):
+        kind = rng.choice(["Patient", "Observation"])
+        resource = {"resourceType": kind, **{rng.choice(keys): value() for _ in range(rng.randint(0, 4))}}
+        choice = rng.random()
+        if choice < 0.3:
+            query = "&".join(f"{quote(rng.choice(params) + rng.choice(modifiers))}={quote(rng.choice(values))}"
+                             for _ in range(rng.randint(1, 3)))
+            response = client("GET", f"/{kind}?{query}")
+        elif choice < 0.6:
+            response = client("PUT", f"/{kind}/f{number}", json.dumps({**resource, "id": f"f{number}"}), headers=JSON)
+        else:
+            entry = {"request": {"method": rng.choice(["POST", "PUT", "GET", "DELETE"]),
+                                 "url": rng.choice([kind, f"{kind}/a", f"{kind}?_id=a", ""])},
+                     "resource": resource, "fullUrl": rng.choice([None, "urn:uuid:1", "x"])}
+            bundle = {"resourceType": "Bundle", "type": rng.choice(["transaction", "batch"]), "entry": [entry]}
+            response = client("POST", "", json.dumps(bundle), headers=JSON)
+        assert response.status < 500, (number, response.body)
