@@ -55,10 +55,9 @@ def validate_built(built: dict[str, str], folder: Path) -> list[str]:
     """Validation issues of the built Bundles, one line each; only errors count as problems (warnings print)."""
     import json
 
-    from fhir_service.validation import Validator
-    from fhir_service.validation.clinical import clinical_issues
+    from fhir_service.validation.project import project_validator
 
-    validator = Validator(rules=[clinical_issues])
+    validator = project_validator()
     problems: list[str] = []
     for case, text in sorted(built.items()):
         for issue in validator.validate(json.loads(text)):

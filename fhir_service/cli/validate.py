@@ -121,9 +121,9 @@ def run(args: argparse.Namespace, stdout: TextIO | None = None, stderr: TextIO |
                 results.append((name, [Issue("fatal", "not-found", read.message or f"{name}: cannot be read")]))
             continue
         if read.resource is not None and validator is None:
-            from fhir_service.validation import Validator
+            from fhir_service.validation.project import project_validator
 
-            validator = Validator(definitions)
+            validator = project_validator(definitions)
         issues = validate_one(read, validator, args.profile)
         if has_errors(issues) and status == EXIT_OK:
             status = EXIT_INVALID

@@ -208,3 +208,22 @@ def test_fully_known_icans_domains_give_exactly_the_reference_grade() -> None:
         assert (interval.low, interval.high) == (expected, expected)
     unknown_consciousness = icans_interval(DayInputs(ice=0, seizure=0, motor=0, edema=0, recorded=1))
     assert (unknown_consciousness.low, unknown_consciousness.high) == (3, 4)
+
+
+def test_the_validate_command_runs_the_clinical_rules(tmp_path, capsys) -> None:
+    """`fhir-service validate` is the project's validator: a grade its own inputs contradict is a warning there."""
+    import json
+
+    from fhir_service.cli.main import main
+
+    path = tmp_path / "case.json"
+    path.write_text(json.dumps(bundle(crs_day(2))))
+    assert main(["validate", "--output", "json", str(path)]) == 0  # a warning, not an error
+    outcome = json.loads(capsys.readouterr().out)
+    rules = [ext["valueString"] for issue in outcome["issue"] for ext in issue.get("extension", [])
+             if ext["url"].endswith("issue-source")]
+    assert "cart-clinical-crs-astct" in rules
+    path.write_text(json.dumps(bundle(crs_day(3))))
+    assert main(["validate", "--output", "json", str(path)]) == 0
+    outcome = json.loads(capsys.readouterr().out)
+    assert not any("cart-clinical" in json.dumps(issue) for issue in outcome["issue"])
