@@ -1,4 +1,5 @@
-"""How the REST core validates: the project's `Validator` (validator engineer), behind one function.
+"""How the REST core validates: the project's validator (`validation.project.project_validator`: R4,
+profiles and the clinical rules, the same as `fhir-service validate`), behind one function.
 
 Used by `$validate` and by the validate-on-write interceptor. If the validator cannot be imported (it is
 being written alongside this code), a structural check with the fhir.resources R4B models stands in, so the
@@ -22,10 +23,10 @@ def _validator(definitions: Any) -> Any | None:
     key = id(definitions)
     if key not in _validators:
         with _lock:
-            try:
-                from fhir_service.validation import Validator
+            try:  # the project's validator: R4 + profiles + the clinical rule layers (as `validate` runs)
+                from fhir_service.validation.project import project_validator
 
-                _validators[key] = Validator(definitions)
+                _validators[key] = project_validator(definitions)
             except Exception as exc:  # noqa: BLE001 - fall back, say why once
                 log.warning("fhir_service.validation.Validator unavailable (%s); using structural fallback", exc)
                 _validators[key] = None
