@@ -95,3 +95,17 @@ def test_validate_with_a_profile_in_the_query(client: Client) -> None:
                       unprofiled)
     errors = lambda r: [i for i in r.body["issue"] if i["severity"] == "error"]  # noqa: E731
     assert not errors(plain) and errors(profiled)
+
+
+def test_a_case_bundle_validates_clean_through_the_server(client: Client) -> None:
+    from tests.conftest import REPO
+
+    import json
+
+    bundle = json.loads((REPO / "bundles" / "003-paediatric-emapalumab-cohort.json").read_text())
+    errors = lambda r: [i for i in r.body["issue"] if i["severity"] in ("error", "fatal")]  # noqa: E731
+    response = client("POST", "/Bundle/$validate", bundle)
+    assert response.status == 200 and errors(response) == []
+    bundle["entry"][1]["resource"].pop("status", None)  # a required element of the Group/Observation
+    assert any("status" in i.get("expression", [""])[0] or "status" in i["diagnostics"]
+               for i in errors(client("POST", "/Bundle/$validate", bundle)))
