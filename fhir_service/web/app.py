@@ -56,9 +56,27 @@ def _crash(error: Exception) -> FlaskResponse:
     return _render(Response(500, {}, outcome_of("fatal", "exception", "internal server error (logged)")))
 
 
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": ", ".join(ALL_METHODS),
+    "Access-Control-Allow-Headers": "Accept, Authorization, Content-Type, If-Match, If-None-Exist, If-None-Match, "
+                                    "If-Modified-Since, Prefer",
+    "Access-Control-Expose-Headers": "Content-Location, ETag, Last-Modified, Location",
+    "Access-Control-Max-Age": "600",
+}
+
+
+def _cors(response: FlaskResponse) -> FlaskResponse:
+    """Open data, open to browser apps: every answer (errors too) carries the CORS headers."""
+    for name, value in CORS_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
 def create_app(repository: Any = None, *, db_url: str | None = None, config: RestConfig | None = None,
-               definitions: Any = None) -> Flask:
-    """A Flask app serving `repository` (or a new SqlRepository on `db_url`) at /fhir."""
+               definitions: Any = None, cors: bool = True) -> Flask:
+    """A Flask app serving `repository` (or a new SqlRepository on `db_url`) at /fhir; `cors` lets
+    browser apps of any origin call it (the data are published case reports)."""
     if repository is None:
         from fhir_service.store.sql_repository import SqlRepository
 
@@ -70,4 +88,6 @@ def create_app(repository: Any = None, *, db_url: str | None = None, config: Res
     app.register_blueprint(blueprint, url_prefix=FHIR_PREFIX)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _crash)
+    if cors:
+        app.after_request(_cors)
     return app

@@ -135,3 +135,12 @@ def test_xml_in_and_out(base: str) -> None:
     assert parse_xml(as_xml.content, default_definitions()).resource == as_json
     missing = requests.get(f"{base}/Patient/none?_format=xml")
     assert missing.status_code == 404 and b"<OperationOutcome" in missing.content
+
+
+def test_cors_for_browser_apps(base: str) -> None:
+    preflight = requests.options(f"{base}/Patient", headers={"Origin": "https://app.example",
+                                                              "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    error = requests.get(f"{base}/Patient/none", headers={"Origin": "https://app.example"})
+    assert error.headers["Access-Control-Allow-Origin"] == "*" and "ETag" in error.headers["Access-Control-Expose-Headers"]
