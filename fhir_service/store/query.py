@@ -412,7 +412,7 @@ class SearchBuilder:
         sub = (select(ref.c.target_id)
                .join(S, S.c.rid == ref.c.rid)
                .where(ref.c.res_type == source_type, ref.c.param == ref_name, S.c.deleted == false(), inner,
-                      or_(ref.c.target_type == resource_type, ref.c.target_type.is_(None))))
+                      ref.c.target_type == resource_type))
         return R.c.res_id.in_(sub)
 
     # -- sorting -----------------------------------------------------------------------------------------------
