@@ -85,6 +85,18 @@ def iec_hs() -> Resource:
             "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2023-01-08"}
 
 
+def other_toxicity() -> Resource:
+    """Febrile hypotension on Day +2, resolved the same day after tocilizumab (seed 004, Case 1): a CAR-T
+    toxicity the report never calls CRS."""
+    return {"resourceType": "Condition", "id": "fh1", "meta": {"profile": [SD + "cart-other-toxicity"]},
+            "extension": [day(2)],
+            "clinicalStatus": {"coding": [{"system": CLINICAL, "code": "resolved"}]},
+            "category": [local("cart-other-toxicity")],
+            "code": {"text": "Febrile hypotension treated with tocilizumab"},
+            "subject": {"reference": "Patient/p1"}, "onsetDateTime": "2023-01-03",
+            "abatementDateTime": "2023-01-03", "_abatementDateTime": {"extension": [day(2)]}}
+
+
 def malignancy() -> Resource:
     return {"resourceType": "Condition", "id": "mal", "meta": {"profile": [SD + "cart-malignancy"]},
             "code": {"coding": [{"system": ICD10CM, "code": "C61"}], "text": "mCRPC"},

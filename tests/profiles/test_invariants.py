@@ -85,6 +85,12 @@ CASES: list[Case] = [
     ("cart-vital-sign", "cart-13",
      lambda: s.vital(s.local("oxygen-support"), valueCodeableConcept=s.local("o2-low-flow")),
      _set(["valueCodeableConcept"], s.local("grade-2"))),
+    ("cart-vital-sign", "cart-13",
+     lambda: s.vital(s.local("oxygen-support"), valueCodeableConcept=s.local("o2-support-not-stated")),
+     _set(["valueCodeableConcept"], s.local("hypotension"))),
+    ("cart-response-assessment", "cart-17",
+     lambda: s.response("mrd", valueCodeableConcept=s.local("mrd-negative")),
+     _set(["valueCodeableConcept"], s.local("complete-response"))),
     ("cart-vital-sign", "cart-15", lambda: s.vital(s.local("vasopressor-count"), valueInteger=2),
      _set(["valueInteger"], -1)),
     ("cart-vital-sign", "cart-15",
@@ -128,6 +134,11 @@ CASES: list[Case] = [
     ("cart-iec-hs", "cart-22", lambda: dict(s.iec_hs(), abatementDateTime="2023-01-20",
                                             _abatementDateTime={"extension": [s.day(19)]}),
      lambda r: r.pop("_abatementDateTime")),
+    ("cart-other-toxicity", "cart-7", s.other_toxicity,
+     _set(["_abatementDateTime", "extension", 0, "valueInteger"], 1)),
+    ("cart-other-toxicity", "cart-8", s.other_toxicity, lambda r: r.update(severity=s.local("grade-2"))),
+    ("cart-other-toxicity", "cart-21", s.other_toxicity, _set(["extension"], [])),
+    ("cart-other-toxicity", "cart-22", s.other_toxicity, lambda r: r.pop("_abatementDateTime")),
     ("cart-toxicity-treatment", "cart-22",
      lambda: _course(s.treatment()), lambda r: r["effectivePeriod"].pop("_end")),
 ]
@@ -170,9 +181,15 @@ def test_cart_3_reason_must_resolve_to_a_toxicity_condition(by_url: dict[str, An
     targets = {"Condition/crs1": s.crs(), "Condition/icans1": s.icans(), "Condition/iec1": s.iec_hs(),
                "Condition/mal": s.malignancy()}
     resolver = targets.get
-    for ref in ("Condition/crs1", "Condition/icans1", "Condition/iec1"):
+    targets["Condition/fh1"] = s.other_toxicity()
+    uncategorised = s.other_toxicity()
+    del uncategorised["category"]
+    targets["Condition/fh2"] = uncategorised
+    for ref in ("Condition/crs1", "Condition/icans1", "Condition/iec1", "Condition/fh1"):
         assert holds(expr, s.treatment(ref), resolver=resolver), ref
     assert not holds(expr, s.treatment("Condition/mal"), resolver=resolver)
+    # the same febrile hypotension without the cart-other-toxicity category is not a toxicity reason
+    assert not holds(expr, s.treatment("Condition/fh2"), resolver=resolver)
     assert not holds(expr, s.treatment("Observation/ferritin"), resolver={"Observation/ferritin": s.lab()}.get)
     # outside a Bundle the reference cannot be resolved: the rule is left to the targetProfile check
     assert holds(expr, s.treatment("Condition/elsewhere"), resolver=lambda ref: None)

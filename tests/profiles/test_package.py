@@ -19,7 +19,8 @@ from tests.profiles.conftest import (CANONICAL, CART_TOX, PROFILES, REPO, SHARED
 UCUM = "http://unitsofmeasure.org"
 REQUIRED_PROFILES = ["cart-patient", "cart-infusion", "cart-toxicity-treatment", "cart-crs", "cart-icans",
                      "cart-iec-hs", "cart-malignancy", "cart-lab-observation", "cart-vital-sign",
-                     "cart-toxicity-grade", "cart-response-assessment", "cart-cohort-observation", "cart-cohort"]
+                     "cart-toxicity-grade", "cart-response-assessment", "cart-cohort-observation", "cart-cohort",
+                     "cart-other-toxicity"]
 REQUIRED_EXTENSIONS = ["relative-day", "source-publication", "age-at-infusion", "car-construct", "target-antigen",
                        "grading-system"]
 KIND_PATH = {"StructureDefinition": "StructureDefinition", "ValueSet": "ValueSet", "CodeSystem": "CodeSystem",

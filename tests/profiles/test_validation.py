@@ -18,7 +18,10 @@ VALID = [s.patient, s.infusion, s.lymphodepletion, s.crs, s.icans, s.iec_hs, s.m
          lambda: s.vital(s.local("ice-score"), valueInteger=9),
          lambda: s.vital(s.local("oxygen-support"), valueCodeableConcept=s.local("o2-high-flow")),
          lambda: s.vital(s.local("hypotension"), valueBoolean=True),
-         lambda: s.response("mrd-flow", valueQuantity={"value": 0.33, "unit": "%", "system": s.UCUM, "code": "%"})]
+         lambda: s.response("mrd-flow", valueQuantity={"value": 0.33, "unit": "%", "system": s.UCUM, "code": "%"}),
+         s.other_toxicity,
+         lambda: s.vital(s.local("oxygen-support"), valueCodeableConcept=s.local("o2-support-not-stated")),
+         lambda: s.response("mrd", valueCodeableConcept=s.local("mrd-negative"))]
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +172,33 @@ def test_reason_pointing_to_a_non_toxicity_condition_fails_in_a_bundle(validator
     ]
     target = next(i for i in found if i.rule is None)
     assert "does not conform to the target profiles" in target.diagnostics and "cart-crs" in target.diagnostics
+
+
+def test_a_treatment_may_be_given_for_another_car_t_toxicity(validator: Validator) -> None:
+    """Seed 004 Case 1: tocilizumab "for febrile hypotension", which the report never calls CRS. The Condition
+    is a cart-other-toxicity, so the treatment is valid without relabelling it."""
+    good = s.bundle(s.patient(), s.other_toxicity(), s.treatment("Condition/fh1"))
+    assert errors(validator.validate(good)) == []
+
+
+def test_another_toxicity_needs_its_category(validator: Validator) -> None:
+    """Without the cart-other-toxicity category the Condition is not that profile, and not a treatment reason."""
+    condition = s.other_toxicity()
+    del condition["category"]
+    found = errors(validator.validate(copy.deepcopy(condition)))
+    assert any("Condition.category: minimum required = 1" in i.diagnostics and "otherToxicity" in i.diagnostics
+               for i in found), [(i.expression, i.diagnostics) for i in found]
+    bad = s.bundle(s.patient(), condition, s.treatment("Condition/fh1"))
+    rules = sorted(str(i.rule) for i in errors(validator.validate(bad)) if "entry[2]" in i.expression)
+    assert "cart-3" in rules, rules
+
+
+def test_another_toxicity_with_a_grade_names_its_grading_system(validator: Validator) -> None:
+    condition = s.other_toxicity()
+    condition["severity"] = s.local("grade-2")
+    assert any(i.rule == "cart-8" for i in errors(validator.validate(condition)))
+    condition["extension"].append(s.grading("ctcae-v5"))
+    assert errors(validator.validate(condition)) == []
 
 
 def test_validation_uses_the_declared_profile_only(validator: Validator) -> None:

@@ -12,6 +12,10 @@ from elements import (Element, binding, coding_slices, constraint, el, extension
 
 PATIENT = SD + "cart-patient"
 TOXICITY_CONDITIONS = [SD + "cart-crs", SD + "cart-icans", SD + "cart-iec-hs"]
+OTHER_TOXICITY = SD + "cart-other-toxicity"
+#: What a toxicity-directed drug may be given for: a graded toxicity, or another CAR-T-associated toxicity.
+TREATMENT_REASONS = [*TOXICITY_CONDITIONS, OTHER_TOXICITY]
+OTHER_TOXICITY_CATEGORY = "cart-other-toxicity"
 
 
 def _ext(url: str) -> str:
@@ -140,14 +144,17 @@ def toxicity_treatment() -> Resource:
                 f"code = 'D76.1' or code.startsWith('T80.82'))) or (system = '{CART_TOX}' and code = 'iec-hs')")
     return _sd("cart-toxicity-treatment", "MedicationAdministration", "CarTToxicityTreatment",
                "Toxicity-directed treatment",
-               "A drug given for a CAR-T toxicity (CRS, ICANS, IEC-HS): the agent from the toxicity-drugs value "
-               "set, the dose with a UCUM unit (mg, mg/kg, mg/m2 ...), route, frequency, the day(s) relative to "
-               "infusion, and the toxicity Condition it treats as reason.",
+               "A drug given for a CAR-T toxicity (CRS, ICANS, IEC-HS, or another CAR-T-associated toxicity the "
+               "report does not grade as one of them): the agent from the toxicity-drugs value set, the dose with "
+               "a UCUM unit (mg, mg/kg, mg/m2 ...), route, frequency, the day(s) relative to infusion, and the "
+               "toxicity Condition it treats as reason.",
                "Toxicity-directed drug administration",
                [_inv_dose_ucum(src),
-                constraint("cart-3", "The reason is a toxicity Condition (CRS, ICANS or IEC-HS)",
+                constraint("cart-3", "The reason is a toxicity Condition (CRS, ICANS, IEC-HS, or another "
+                                     "CAR-T-associated toxicity: category cart-other-toxicity)",
                            "reasonReference.all(resolve().empty() or resolve().ofType(Condition).where("
-                           f"code.coding.where({toxicity}).exists()).exists())", src),
+                           f"code.coding.where({toxicity}).exists() or category.coding.where(system = "
+                           f"'{CART_TOX}' and code = '{OTHER_TOXICITY_CATEGORY}').exists()).exists())", src),
                 _inv_period(src, "effective.ofType(Period).end"),
                 _inv_dated(src, "effective.ofType(dateTime)", "effective.ofType(Period).start"),
                 _inv_dated_end(src, "effective.ofType(Period).end")],
@@ -158,7 +165,7 @@ def toxicity_treatment() -> Resource:
                 _subject("MedicationAdministration"),
                 el("MedicationAdministration.reasonCode",
                    binding=binding("extensible", VS + "toxicity-condition-codes", "CAR-T toxicities")),
-                el("MedicationAdministration.reasonReference", min=1, type=reference(*TOXICITY_CONDITIONS),
+                el("MedicationAdministration.reasonReference", min=1, type=reference(*TREATMENT_REASONS),
                    mustSupport=True),
                 el("MedicationAdministration.dosage", mustSupport=True),
                 *extension_slices("MedicationAdministration.dosage", [
@@ -252,6 +259,41 @@ def conditions() -> list[Resource]:
     ]
 
 
+def other_toxicity() -> Resource:
+    """A CAR-T-associated toxicity the report does not call or grade as CRS, ICANS or IEC-HS.
+
+    Why a profile of its own: reports treat such events as toxicities (tocilizumab "for febrile hypotension")
+    without naming them CRS; relabelling them would invent a diagnosis. The category marks the Condition as a
+    CAR-T toxicity (so it may be the reason of a toxicity-directed treatment), the code keeps the report's words,
+    and the day rules are those of the graded toxicities."""
+    src = OTHER_TOXICITY
+    return _sd("cart-other-toxicity", "Condition", "CarTOtherToxicity", "Other CAR-T-associated toxicity",
+               "A complication after CAR-T infusion that the report treats as a toxicity but does not call or "
+               "grade as CRS, ICANS or IEC-HS (e.g. febrile hypotension treated with tocilizumab): category "
+               "cart-other-toxicity, the code or text as reported, a severity only with its grading system, and "
+               "onset and resolution days relative to infusion.", "Other CAR-T-associated toxicity",
+               [_inv_graded(src), _inv_period(src, "abatement"),
+                _inv_dated(src, "onset.ofType(dateTime)", "onset.ofType(Period).start"),
+                _inv_dated_end(src, "abatement.ofType(dateTime)")],
+               [*extension_slices("Condition", [
+                   ("relativeDay", EXT_RELATIVE_DAY, 0, "1", "Day of onset"),
+                   ("gradingSystem", EXT_GRADING_SYSTEM, 0, "1", "Grading system of the severity grade")]),
+                el("Condition.clinicalStatus", mustSupport=True),
+                el("Condition.category", min=1, mustSupport=True,
+                   slicing={"discriminator": [{"type": "pattern", "path": "$this"}], "ordered": False,
+                            "rules": "open"}),
+                el("Condition.category:otherToxicity", sliceName="otherToxicity", min=1, max="1",
+                   mustSupport=True, short="CAR-T-associated toxicity not graded as CRS, ICANS or IEC-HS",
+                   patternCodeableConcept={"coding": [{"system": CART_TOX, "code": OTHER_TOXICITY_CATEGORY}]}),
+                el("Condition.severity", short="Toxicity grade (1-5)", mustSupport=True,
+                   binding=binding("required", VS + "astct-grades", "Toxicity grade 1-5")),
+                el("Condition.code", min=1, mustSupport=True, short="The toxicity, coded where a verified code "
+                   "exists, and in the report's words (text)"),
+                _subject("Condition"),
+                el("Condition.onset[x]", mustSupport=True),
+                el("Condition.abatement[x]", mustSupport=True)])
+
+
 def malignancy() -> Resource:
     return _sd("cart-malignancy", "Condition", "CarTMalignancy", "Malignancy treated with CAR-T cells",
                "The underlying malignancy the CAR-T cells were given for (B-ALL, large B-cell lymphoma, high-grade "
@@ -339,7 +381,7 @@ def observations() -> list[Resource]:
                         "value.ofType(Quantity).code = 'Cel'", vital),
              constraint("cart-13", "An oxygen support Observation has an ASTCT oxygen support category as value",
                         f"({_is('oxygen-support')} and value.exists()) implies value.ofType(CodeableConcept)."
-                        f"{_has_code(CART_TOX, 'o2-none', 'o2-low-flow', 'o2-high-flow', 'o2-positive-pressure')}",
+                        f"{_has_code(CART_TOX, 'o2-none', 'o2-low-flow', 'o2-high-flow', 'o2-positive-pressure', 'o2-support-not-stated')}",
                         vital),
              constraint("cart-15", "A vasopressor count is a non-negative number (an integer, or a Quantity "
                                    "with UCUM unit '1' when a comparator such as >= is needed)",
@@ -378,7 +420,7 @@ def observations() -> list[Resource]:
                                     "progressive-disease"), response),
              constraint("cart-17", "An MRD result is a percentage (UCUM %), MRD positive/negative, or the text "
                                    "as reported (e.g. '~0.05 %')",
-                        f"(code.{_has_code(CART_TOX, 'mrd-flow', 'mrd-ngs')} and value.exists()) implies "
+                        f"(code.{_has_code(CART_TOX, 'mrd-flow', 'mrd-ngs', 'mrd')} and value.exists()) implies "
                         f"(value.ofType(Quantity).all(system = '{UCUM}' and code = '%') and "
                         "value.ofType(Quantity).exists()) or value.ofType(string).exists() or "
                         "value.ofType(CodeableConcept)." + _has_code(CART_TOX, "mrd-positive", "mrd-negative"),
@@ -433,5 +475,5 @@ def cohort() -> Resource:
 
 
 def profiles() -> list[Resource]:
-    return [patient(), infusion(), lymphodepletion(), toxicity_treatment(), *conditions(), malignancy(),
+    return [patient(), infusion(), lymphodepletion(), toxicity_treatment(), *conditions(), other_toxicity(), malignancy(),
             *observations(), cohort()]

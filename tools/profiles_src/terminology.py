@@ -79,6 +79,10 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
          "Nasal cannula above 6 L/min, facemask, non-rebreather mask or Venturi mask (CRS grade 3)."),
         ("o2-positive-pressure", "Positive-pressure ventilation",
          "CPAP, BiPAP, or intubation with mechanical ventilation (CRS grade 4)."),
+        ("o2-support-not-stated", "Hypoxia, oxygen support not stated",
+         "The report states hypoxia on the day but not the oxygen support given. ASTCT 2019 grades CRS-related "
+         "hypoxia by the support it requires (low-flow 2, high-flow 3, positive pressure 4), so the day's "
+         "hypoxia allows CRS grade 2 to 4; the category is left unknown rather than guessed."),
     ]),
     "grades": ("Toxicity grades", "Grades 1-5 of a CAR-T toxicity in the recorded grading system.", [
         ("grade-1", "Grade 1", "Grade 1 toxicity (mild) in the recorded grading system."),
@@ -121,6 +125,9 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
          "negative."),
         ("mrd-ngs", "Minimal residual disease by next-generation sequencing",
          "Minimal residual disease by next-generation sequencing (e.g. peripheral blood)."),
+        ("mrd", "Minimal residual disease (method not stated)",
+         "Minimal residual disease where the source does not state the method (flow cytometry, NGS, PCR) or "
+         "the specimen; % or positive/negative as reported."),
     ]),
     "response": ("Disease response", "Response assessments after CAR-T therapy.", [
         ("disease-response", "Disease response assessment",
@@ -148,6 +155,13 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
          "Metastatic castration-resistant prostate cancer; in ICD-10-CM code C61 with Z19.2 and C79.x."),
         ("ph-like-b-all", "Ph-like B-cell acute lymphoblastic leukemia",
          "Philadelphia chromosome-like B-ALL; no ICD-10-CM code."),
+    ]),
+    "condition-categories": ("Condition categories", "Categories of Conditions recorded around CAR-T therapy.", [
+        ("cart-other-toxicity", "CAR-T-associated toxicity not graded as CRS, ICANS or IEC-HS",
+         "A complication after CAR-T infusion that the report treats as a toxicity (e.g. febrile hypotension "
+         "treated with tocilizumab, hypertension or lymphocytosis in the course of IEC-HS) but does not call or "
+         "grade as CRS, ICANS or IEC-HS. Recording it with this category keeps the report's words instead of "
+         "relabelling it."),
     ]),
     "cart-products": ("CAR-T cell products", "CAR-T products; no RxCUI was verified for them.", [
         ("tisagenlecleucel", "Tisagenlecleucel (Kymriah)", "Autologous anti-CD19 CAR-T product."),
@@ -203,6 +217,8 @@ GROUPS: dict[str, tuple[str, str, list[Concept]]] = {
         ("age-group", "Age group", "Age group of the cohort members."),
         ("pediatric", "Pediatric", "Patients younger than 18 years."),
         ("high-grade-crs", "High-grade cytokine release syndrome", "CRS of grade 3 or higher."),
+        ("intervention", "Intervention", "The treatment whose effect the publication reports for the cohort "
+         "(e.g. emapalumab); the value names the drug."),
     ]),
 }
 
@@ -319,7 +335,8 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                    "(HLH) and T80.82X- (complication of immune effector cellular therapy).",
                    [_local(["iec-hs"])] + _external(iec)),
         _value_set("toxicity-condition-codes", "ToxicityConditionCodes", "CAR-T toxicity condition codes",
-                   "Codes of the conditions a toxicity-directed treatment may be given for: CRS, ICANS, IEC-HS.",
+                   "Codes of the conditions a toxicity-directed treatment may be given for: CRS, ICANS, IEC-HS "
+                   "(other CAR-T-associated toxicities are Conditions with category cart-other-toxicity).",
                    _external(crs + icans + iec) + [_local(["iec-hs"])]),
         _value_set("malignancy-codes", "MalignancyCodes", "Malignancies treated with CAR-T cells",
                    "Malignancies in the case reports: B-ALL, large B-cell lymphoma, high-grade B-cell lymphoma, "
@@ -345,7 +362,8 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                             "deep-focal-motor-weakness", "cerebral-edema-focal", "cerebral-edema-diffuse"])]),
         _value_set("oxygen-support-categories", "OxygenSupportCategories", "Oxygen support categories",
                    "ASTCT 2019 oxygen support categories used to grade CRS hypoxia.",
-                   [_local(["o2-none", "o2-low-flow", "o2-high-flow", "o2-positive-pressure"])]),
+                   [_local(["o2-none", "o2-low-flow", "o2-high-flow", "o2-positive-pressure",
+                            "o2-support-not-stated"])]),
         _value_set("toxicity-grade-codes", "ToxicityGradeCodes", "Toxicity grade assessments",
                    "What a toxicity grade Observation assesses: CRS, ICANS or IEC-HS grade.",
                    [_local(["crs-grade-astct", "icans-grade-astct", "iec-hs-grade", "crs-grade", "icans-grade"])]),
@@ -377,7 +395,7 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                    [_local([c for c, _, _ in GROUPS["routes"][2]])]),
         _value_set("response-assessment-codes", "ResponseAssessmentCodes", "Response assessments",
                    "What a response assessment Observation measures: overall response, MRD, B-cell aplasia.",
-                   [_local(["disease-response", "mrd-flow", "mrd-ngs", "bm-leukemia-burden", "b-cell-aplasia",
+                   [_local(["disease-response", "mrd-flow", "mrd-ngs", "mrd", "bm-leukemia-burden", "b-cell-aplasia",
                             "cart-persistence"])]),
         _value_set("response-values", "ResponseValues", "Response results",
                    "Results of a response assessment: CR, PR, SD, PD; MRD positive/negative.",
@@ -393,7 +411,10 @@ def value_sets(codes: VerifiedCodes) -> list[Resource]:
                    _external(labs + vitals) + [_local(["cart-cells-blood", "cart-pct-t-cells", "cart-vcn",
                                                        "cxcl10", "event-free-survival-rate", "overall-survival-rate",
                                                        "median-event-free-survival", "median-overall-survival"])]),
+        _value_set("condition-categories", "ConditionCategories", "CAR-T condition categories",
+                   "Project categories of Conditions: a CAR-T-associated toxicity not graded as CRS, ICANS or "
+                   "IEC-HS.", [_local(["cart-other-toxicity"])]),
         _value_set("cohort-characteristics", "CohortCharacteristics", "Cohort characteristics",
                    "Characteristics that define a cohort.",
-                   [_local(["age-group", "high-grade-crs", "prior-therapy"])]),
+                   [_local(["age-group", "high-grade-crs", "prior-therapy", "intervention"])]),
     ]
