@@ -358,6 +358,8 @@ class FhirRest:
                 "search": {"mode": "outcome"}})
         visible = [(k, v) for k, v in params if k != "_cursor"]
         links = [("self", bundles.link(request.base, path, list(params)))]
+        if result.next_cursor or query.cursor:
+            links.append(("first", bundles.link(request.base, path, visible)))
         if result.next_cursor:
             links.append(("next", bundles.link(request.base, path, [*visible, ("_cursor", result.next_cursor)])))
         return Response(200, {}, bundles.searchset(request.base, entries, result.total, links))

@@ -520,7 +520,9 @@ class Session:
         return [_stored(row, row.method) for row in rows], next_cursor
 
     def find(self, resource_type: str, query_string: str) -> list[StoredResource]:
-        pairs = parse_qsl(query_string.lstrip("?"), keep_blank_values=True)
+        if "?" in query_string:  # `Patient?identifier=x` as well as `identifier=x`
+            query_string = query_string.split("?", 1)[1]
+        pairs = parse_qsl(query_string, keep_blank_values=True)
         params = [(k, val) for k, val in pairs if k not in CONTROL_PARAMS]
         if not params:
             raise InvalidSearch(f"conditional query {query_string!r} has no search criteria")

@@ -90,6 +90,8 @@ def test_conditional_create(client: Client) -> None:
     first = client("POST", "/Patient", body, headers={"If-None-Exist": "identifier=urn:mrn|1"})
     again = client("POST", "/Patient", body, headers={"If-None-Exist": "identifier=urn:mrn|1"})
     assert first.status == 201 and again.status == 200 and again.body["id"] == first.body["id"]
+    prefixed = client("POST", "/Patient", body, headers={"If-None-Exist": "Patient?identifier=urn:mrn|1"})
+    assert prefixed.status == 200 and prefixed.body["id"] == first.body["id"]
     client("POST", "/Patient", body)
     assert client("POST", "/Patient", body, headers={"If-None-Exist": "identifier=urn:mrn|1"}).status == 412
     assert client("POST", "/Patient", body, headers={"If-None-Exist": "shoe=1"}).status == 400

@@ -42,6 +42,8 @@ def test_paging_follows_next_links_with_a_cursor(loaded: Client) -> None:
         if not nexts:
             break
         assert "_cursor=" in nexts[0] and "_count=2" in nexts[0]
+        first = [l["url"] for l in bundle["link"] if l["relation"] == "first"]
+        assert first and "_cursor" not in first[0]
         response = loaded("GET", nexts[0].removeprefix(BASE))
     assert ids == ["p0", "p1", "p2", "p3", "p4"] and pages == 3
 
