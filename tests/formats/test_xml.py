@@ -79,3 +79,66 @@ def test_malformed_xml_is_an_error_with_its_position(definitions):
 def test_a_root_outside_the_fhir_namespace_is_rejected(definitions):
     with pytest.raises(XmlFormatError, match="FHIR namespace"):
         parse('<Patient><active value="true"/></Patient>', definitions)
+
+
+def messages(result) -> list[str]:
+    return [issue.diagnostics for issue in result.issues]
+
+
+def test_elements_must_follow_the_order_of_their_definition(definitions):
+    ordered = parse(f'<Patient {NS}><id value="p"/><active value="true"/><name><family value="X"/></name>'
+                    '<gender value="male"/></Patient>', definitions)
+    assert ordered.issues == []
+    swapped = parse(f'<Patient {NS}><gender value="male"/><name><family value="X"/></name></Patient>', definitions)
+    assert [(i.severity, i.expression) for i in swapped.issues] == [("error", "Patient")]
+    assert "Element 'name' is out of order (found after gender)" in swapped.issues[0].diagnostics
+    nested = parse(f'<Patient {NS}><name><given value="A"/><family value="X"/></name></Patient>', definitions)
+    assert nested.issues[0].expression == "Patient.name[0]"
+
+
+def test_a_repeating_element_split_by_another_is_out_of_order(definitions):
+    result = parse(f'<Patient {NS}><name><given value="A"/></name><telecom><value value="1"/></telecom>'
+                   '<name><given value="B"/></name></Patient>', definitions)
+    assert any("'name' is out of order" in m for m in messages(result))
+
+
+def test_only_the_attributes_fhir_defines_are_allowed(definitions):
+    good = parse(f'<Patient {NS}><extension url="http://x/e"><valueString value="v"/></extension>'
+                 '<active id="a1" value="true"/></Patient>', definitions)
+    assert good.issues == []
+    bad = parse(f'<Patient {NS} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                f'xsi:schemaLocation="http://hl7.org/fhir x.xsd"><name value="Peter"><family value="X"/></name>'
+                '<gender value="male" something="x"/></Patient>', definitions)
+    assert messages(bad) == ["Undefined attribute '@xsi:schemaLocation' on Patient for type Patient",
+                             "Undefined attribute '@value' on name for type HumanName",
+                             "Undefined attribute '@something' on gender for type code"]
+    assert "value" not in bad.resource["name"][0]  # reported once, by the reader
+
+
+def test_elements_must_be_in_the_fhir_namespace_and_the_div_in_xhtml(definitions):
+    result = parse(f'<Patient {NS}><active xmlns="http://example.org/other" value="true"/></Patient>', definitions)
+    assert any("'active' must be in the FHIR namespace" in m for m in messages(result))
+    div = parse(f'<Patient {NS}><text><status value="generated"/><div><p>x</p></div></text></Patient>', definitions)
+    assert any("div must be in the XHTML namespace" in m for m in messages(div))
+    assert div.resource["text"]["div"].startswith("<div")
+
+
+def test_comments_and_processing_instructions_are_ignored(definitions):
+    result = parse(f'<?xml version="1.0"?><?xml-stylesheet href="x.xsl"?><!-- a comment --><Patient {NS}>'
+                   '<!-- inside --><active value="true"/></Patient>', definitions)
+    assert result.issues == [] and result.resource == {"resourceType": "Patient", "active": True}
+
+
+@pytest.mark.parametrize("doctype", [
+    '<!DOCTYPE Patient [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
+    '<!DOCTYPE Patient [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>',
+    '<!DOCTYPE Patient SYSTEM "http://example.org/patient.dtd">',
+])
+def test_a_dtd_is_refused_so_no_entity_is_ever_expanded(definitions, doctype):
+    with pytest.raises(XmlFormatError, match="DTD"):
+        parse(f'<?xml version="1.0"?>{doctype}<Patient {NS}><gender value="male"/></Patient>', definitions)
+
+
+def test_an_undeclared_entity_is_not_well_formed(definitions):
+    with pytest.raises(XmlFormatError, match="not well-formed"):
+        parse(f'<Patient {NS}><name><family value="A&reg;"/></name></Patient>', definitions)
