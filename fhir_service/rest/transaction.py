@@ -31,7 +31,7 @@ def process_bundle(rest: Any, request: Request, bundle: dict[str, Any]) -> Respo
                         "invalid", "Bundle.type")
     if not isinstance(entries, list):
         raise FhirError(400, "Bundle.entry must be an array", "structure", "Bundle.entry")
-    parsed = [_parse_entry(i, entry) for i, entry in enumerate(entries)]
+    parsed = [_parse_entry(i, entry, request.base) for i, entry in enumerate(entries)]
     if kind == "batch":
         return _batch(rest, request, parsed)
     return _transaction(rest, request, parsed)
@@ -52,7 +52,7 @@ class _Entry:
         self.type = split.path.strip("/").split("/")[0]
 
 
-def _parse_entry(index: int, entry: Any) -> _Entry | FhirError:
+def _parse_entry(index: int, entry: Any, base: str) -> _Entry | FhirError:
     where = f"Bundle.entry[{index}]"
     if not isinstance(entry, dict):
         return FhirError(400, f"{where} is not an object", "structure", where)
@@ -66,7 +66,10 @@ def _parse_entry(index: int, entry: Any) -> _Entry | FhirError:
     resource = entry.get("resource")
     if method in ("POST", "PUT") and not isinstance(resource, dict):
         return FhirError(400, f"{where}: {method} needs a resource", "required", f"{where}.resource")
-    return _Entry(index, method, str(req["url"]), resource, entry.get("fullUrl"), req)
+    url = str(req["url"])
+    if url.startswith(base + "/"):  # an absolute URL on this server is the relative one
+        url = url[len(base) + 1:]
+    return _Entry(index, method, url, resource, entry.get("fullUrl"), req)
 
 
 def _sub_request(outer: Request, entry: _Entry, resource: dict[str, Any] | None) -> Request:

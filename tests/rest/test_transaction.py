@@ -129,3 +129,11 @@ def test_parallel_transactions_with_the_same_conditional_create_make_one_resourc
         thread.join(30)
     assert sorted(statuses) == ["200 OK"] * 4 + ["201 Created"]
     assert client("GET", "/Patient?identifier=urn:mrn|T1").body["total"] == 1
+
+
+def test_entry_urls_may_be_absolute_on_this_server(client: Client) -> None:
+    from tests.rest.conftest import BASE
+
+    put = {"request": {"method": "PUT", "url": f"{BASE}/Patient/abs"}, "resource": {"resourceType": "Patient", "id": "abs"}}
+    response = client("POST", "", tx(put))
+    assert response.status == 200 and response.body["entry"][0]["response"]["status"] == "201 Created"
