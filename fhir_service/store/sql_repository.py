@@ -676,7 +676,8 @@ class Session:
         return list(self.conn.execute(stmt.order_by(other.c.rid)).all())
 
     def everything(self, patient_id: str) -> list[StoredResource]:
-        """The Patient, every resource that references it, and what those reference (one level)."""
+        """The Patient, every resource that references it, and what the Patient and those reference (one
+        level: practitioners, organisations, medications, ...), each once."""
         self.flush()
         patient = self.read("Patient", patient_id)
         ref, r = self.t.reference, self.t.resource
@@ -685,7 +686,10 @@ class Session:
             select(r).join(ref, r.c.rid == ref.c.rid)
             .where(ref.c.target_type == "Patient", ref.c.target_id == patient_id, r.c.deleted == false())
             .distinct().order_by(r.c.rid)).all()
-        seen = {row.rid} | {x.rid for x in referring}
-        referenced = [x for x in self._include_rows(list(referring), "*", False) if x.rid not in seen]
-        return [patient] + [_stored(x, "GET") for x in [*referring, *referenced]
-                            if x.rid not in (row.rid,)]
+        seen = {row.rid}
+        rows = []
+        for candidate in [*referring, *self._include_rows([row, *referring], "*", False)]:
+            if candidate.rid not in seen:
+                seen.add(candidate.rid)
+                rows.append(candidate)
+        return [patient] + [_stored(x, "GET") for x in rows]

@@ -110,8 +110,13 @@ def test_system_search_by_type(loaded: Client) -> None:
 
 
 def test_patient_everything(loaded: Client) -> None:
+    loaded("PUT", "/Organization/org", {"resourceType": "Organization", "id": "org"})
+    loaded("PUT", "/Patient/p1", {"resourceType": "Patient", "id": "p1", "managingOrganization": {"reference": "Organization/org"}})
+    loaded("PUT", "/Observation/o9", {"resourceType": "Observation", "id": "o9", "status": "final", "code": {"text": "t"},
+                                      "subject": {"reference": "Patient/p1"}, "performer": [{"reference": "Practitioner/dr"}]})
     bundle = loaded("GET", "/Patient/p1/$everything").body
-    assert {e["resource"]["id"] for e in bundle["entry"]} == {"p1", "o1", "dr"}
+    ids = [e["resource"]["id"] for e in bundle["entry"]]
+    assert sorted(ids) == ["dr", "o1", "o9", "org", "p1"]  # each once: dr is referenced twice
     assert loaded("GET", "/Patient/none/$everything").status == 404
 
 
