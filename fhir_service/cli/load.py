@@ -19,7 +19,7 @@ def default_db_url() -> str:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="FHIR JSON files: Bundles or single resources")
+    parser.add_argument("files", nargs="+", metavar="FILE", help="FHIR JSON (or XML) files: Bundles or single resources")
     parser.add_argument("--db", metavar="URL", help=f"SQLAlchemy URL (default: sqlite file {DEFAULT_DB_PATH})")
 
 

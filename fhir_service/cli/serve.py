@@ -16,8 +16,8 @@ BUNDLES_DIR = Path(__file__).resolve().parents[2] / "bundles"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080); the FHIR base is /fhir")
     parser.add_argument("--db", metavar="URL",
                         help=f"SQLAlchemy URL served as it is (default: {DEFAULT_DB_PATH}, preloaded with bundles/)")
     parser.add_argument("--dev", action="store_true", help="Flask development server instead of gunicorn")
@@ -25,6 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--validate-on-write", choices=("off", "warn", "enforce"), default="off",
                         help="validate writes against their meta.profile (default off)")
+    parser.add_argument("--max-body-mb", type=float, default=16.0,
+                        help="largest request body accepted, in MiB (default 16; larger is a 413)")
     parser.add_argument("--bundles", type=Path, default=BUNDLES_DIR,
                         help="folder preloaded into the embedded database (default: the repository's bundles/)")
 
@@ -71,7 +73,10 @@ def run(args: argparse.Namespace) -> int:
         if failed:
             print(f"fhir-service serve: {failed} bundle file(s) failed to load (see above); serving anyway",
                   file=sys.stderr)
-    config = RestConfig(validate_on_write=args.validate_on_write)
+    if args.max_body_mb <= 0:
+        print("fhir-service serve: --max-body-mb must be positive", file=sys.stderr)
+        return 2
+    config = RestConfig(validate_on_write=args.validate_on_write, max_body_bytes=int(args.max_body_mb * 1024 * 1024))
     if not _open_once(db_url):
         return 2
 
