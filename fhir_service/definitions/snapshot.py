@@ -339,7 +339,8 @@ class _Generator:
     # -- unfolding ---------------------------------------------------------------------------------------
     def unfold(self, elem: Element, diff: Node) -> tuple[Element, list[Node]]:
         """The children of an element the base did not expand: from its contentReference, or from the
-        snapshot of its one type (through its one profile when it has one). An element unfolded from a
+        snapshot of its one type (through its one profile when it has one; from the type itself when that
+        profile is not available, as the Java generator does: the validator reports the unknown profile). An element unfolded from a
         contentReference takes the referenced element's type instead of the reference, so that a validator
         walks into the constrained children rather than to the unconstrained original."""
         where = diff.label()
@@ -357,7 +358,8 @@ class _Generator:
         type_ref = types[0]
         profiles = type_ref.get("profile") or []
         code = str(type_ref.get("code", ""))
-        if len(profiles) == 1 and code not in ("Reference", "canonical"):
+        if len(profiles) == 1 and code not in ("Reference", "canonical") and (
+                self.definitions.structure_definition(str(profiles[0])) is not None or "/" in code or ":" in code):
             target, what = str(profiles[0]), f"the profile {profiles[0]} of {where}"
         elif "/" in code or ":" in code:
             raise SnapshotError(f"{self.url}: differential element {where}: the primitive value of type {code} "

@@ -324,6 +324,14 @@ class Walk:
             self.object(val, elem.children, elem, expr, loc, inner, depth + 1, is_resource=True, structure=None,
                         known_only=True)
 
+    def _known_type_profiles(self, elem: ElementDef, code: str, expr: str, loc: Location) -> None:
+        """A type profile the definitions do not hold is an error even where the profile constrains the
+        element's children in place (the Java validator's "Unknown profile"): its own rules go unchecked."""
+        type_ref = elem.type_ref(code)
+        urls = type_ref.profiles if type_ref is not None and code != "Extension" else ()
+        if urls and all(compiled_or_error(self.defs, url) == (None, None) for url in urls):
+            self.issue("error", "not-found", f"Unknown profile {urls[0]} for this {code}", expr, loc)
+
     def _children(self, elem: ElementDef, code: str | None, structure: CompiledStructure | None, val: dict,
                   expr: str, loc: Location, ext_owner: tuple[str, str, str] | None = None) -> tuple[
                       dict[str, tuple[ElementDef, str | None]], ElementDef | None, CompiledStructure | None]:
@@ -333,6 +341,7 @@ class Walk:
             if code and code not in ("BackboneElement", "Element", "Resource"):
                 base = compiled(self.defs, code)
                 type_root = base.root if base is not None else None
+                self._known_type_profiles(elem, code, expr, loc)
             return elem.children, type_root, None
         if elem.content_ref and structure is not None:
             target = structure.by_id.get(elem.content_ref)
@@ -359,9 +368,10 @@ class Walk:
                 if prof.root.fixed is not None or prof.root.pattern is not None:
                     self.fixed_pattern(val, prof.root, expr, loc)
                 return prof.root.children, prof.root, prof
-            self.issue("warning" if err is None else "error", "not-found",
-                       f"Profile {url} for this {code} " + ("is unknown" if err is None else f"is unusable: {err}"),
-                       expr, loc)
+            # an error, as in the Java validator ("Unknown profile"): what the profile requires cannot be checked
+            self.issue("error", "not-found",
+                       f"Unknown profile {url} for this {code}" if err is None
+                       else f"Profile {url} for this {code} is unusable: {err}", expr, loc)
         base = compiled(self.defs, code)
         if base is None:
             self.issue("error", "structure", f"Unknown type '{code}'", expr, loc)

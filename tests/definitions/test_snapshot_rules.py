@@ -437,6 +437,16 @@ def test_children_of_a_profiled_type_come_from_the_profile(definitions: Definiti
     assert plain["Observation.value[x]:valueQuantity.comparator"]["max"] == "1"
 
 
+def test_children_of_a_type_whose_profile_is_unavailable_come_from_the_type(definitions: Definitions) -> None:
+    """As the Java generator does: the missing profile stays on the type (the validator reports it)."""
+    missing = "http://example.org/sd/identifier-missing"
+    snap = snapshot(profile("Organization", el("Organization.identifier", type=[{"code": "Identifier",
+                                                                                 "profile": [missing]}]),
+                            el("Organization.identifier.system", min=1)), definitions)
+    assert snap["Organization.identifier.system"]["min"] == 1
+    assert snap["Organization.identifier"]["type"] == [{"code": "Identifier", "profile": [missing]}]
+
+
 def test_type_slices_without_slicing_get_a_closed_type_slicing(definitions: Definitions) -> None:
     snap = snapshot(profile("Observation", el("Observation.value[x]:valueString", sliceName="valueString",
                                               maxLength=3)), definitions)

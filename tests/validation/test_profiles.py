@@ -241,3 +241,19 @@ def test_sub_extensions_must_be_defined_by_the_complex_extension(validator: Vali
     assert not errs(validator, patient), messages(validator.validate(patient))
     animal["extension"].append({"url": "species-x", "valueCodeableConcept": {"text": "cat"}})
     assert any("species-x" in i.diagnostics for i in errs(validator, patient))
+
+
+def test_a_type_profile_the_definitions_do_not_hold_is_an_error() -> None:
+    """"Unknown profile" (as the Java validator says): the rules of that profile cannot be checked."""
+    missing = "http://example.test/StructureDefinition/identifier-missing"
+    org = profile(BASE + "org", "Organization", [
+        {"path": "Organization.identifier", "type": [{"code": "Identifier", "profile": [missing]}]},
+        {"path": "Organization.identifier.system", "min": 1},
+    ])
+    check = Validator(definitions_with(org))
+    resource = {"resourceType": "Organization", "text": NARRATIVE, "name": "x",
+                "identifier": [{"system": "http://example.test/ids", "value": "1"}]}
+    found = errs(check, resource, org["url"])
+    assert [(i.expression, i.diagnostics) for i in found] == [
+        ("Organization.identifier[0]", f"Unknown profile {missing} for this Identifier")]
+    assert not errs(check, resource)  # the base definition names no such profile
