@@ -14,7 +14,9 @@ import fhir_service
 TYPE_INTERACTIONS = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create",
                      "search-type"]
 SPECIAL_PARAMS = [("_id", "token", "http://hl7.org/fhir/SearchParameter/Resource-id"),
-                  ("_lastUpdated", "date", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated")]
+                  ("_lastUpdated", "date", "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated"),
+                  ("_text", "string", "http://hl7.org/fhir/SearchParameter/DomainResource-text"),
+                  ("_content", "string", "http://hl7.org/fhir/SearchParameter/Resource-content")]
 
 
 def _project_profiles(definitions: Any) -> dict[str, list[str]]:
@@ -38,7 +40,7 @@ def capability_statement(rest: Any) -> dict[str, Any]:
         params = registry.for_type(resource_type)
         search_params = [{"name": n, "definition": d, "type": t} for n, t, d in SPECIAL_PARAMS]
         search_params += [{"name": p.code, **({"definition": p.url} if p.url else {}), "type": p.type}
-                          for code, p in sorted(params.items()) if code not in ("_id", "_lastUpdated")]
+                          for code, p in sorted(params.items()) if code not in {n for n, _, _ in SPECIAL_PARAMS}]
         references = sorted(code for code, p in params.items() if p.type == "reference")
         entry: dict[str, Any] = {
             "type": resource_type,

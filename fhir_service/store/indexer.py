@@ -35,8 +35,27 @@ def parse_reference(reference: str) -> tuple[str | None, str | None]:
     return match.group("type"), match.group("id")
 
 
+NARRATIVE_PARAM = "_text"
+_TAG = re.compile(r"<[^>]*>")
+_ENTITY = re.compile(r"&(#?[A-Za-z0-9]+);")
+
+
+def narrative_text(resource: dict[str, Any]) -> str | None:
+    """The human-readable text of the narrative (tags and entities gone, white space collapsed)."""
+    div = (resource.get("text") or {}).get("div") if isinstance(resource.get("text"), dict) else None
+    if not isinstance(div, str):
+        return None
+    import html
+
+    text = " ".join(html.unescape(_TAG.sub(" ", div)).split())
+    return text or None
+
+
 def index_resource(resource: dict[str, Any], params: dict[str, SearchParam]) -> Rows:
     rows: Rows = {kind: [] for kind in ("string", "token", "date", "reference", "quantity", "number", "uri")}
+    text = narrative_text(resource)
+    if text:  # `_text`: searched with contains semantics (see query), the first 512 characters
+        rows["string"].append((NARRATIVE_PARAM, normalize_string(text), text[:STRING_MAX]))
     for param in params.values():
         if param.type == "composite":
             _composite_rows(param, resource, rows)

@@ -135,6 +135,8 @@ class SearchBuilder:
             return self._id(R, modifier, raw)
         if name == "_lastUpdated":
             return self._last_updated(R, modifier, raw)
+        if name in ("_text", "_content"):
+            return self._full_text(resource_type, R, name, modifier, raw)
         param = self.registry.get(resource_type, name)
         if param is None:
             return self._unknown(f"unknown search parameter {name!r} for {resource_type}")
@@ -196,6 +198,28 @@ class SearchBuilder:
             raise InvalidSearch(f"modifier :{modifier} is not supported on _lastUpdated")
         return or_(*[self._date_match(R.c.updated_us, R.c.updated_us + 1, v, "_lastUpdated")
                      for v in split_values(raw)])
+
+    def _full_text(self, resource_type: str, R: Any, name: str, modifier: str, raw: str) -> ColumnElement[bool]:
+        """`_text` (the narrative) and `_content` (the whole resource): every word given must occur, in any
+        case; comma-separated values OR. A plain-text search, not a search-engine query language."""
+        if modifier:
+            raise InvalidSearch(f"modifier :{modifier} is not supported on {name}")
+        options = []
+        for value in split_values(raw):
+            # the narrative index is accent-free; the stored JSON is matched as written, lower-cased
+            words = (normalize_string(value) if name == "_text" else value.lower()).split()
+            if not words:
+                raise InvalidSearch(f"{name} needs words to search for")
+            if name == "_text":
+                table = self.t.string
+                conds = [select(table.c.rid).where(table.c.res_type == resource_type, table.c.param == "_text",
+                                                   table.c.value_norm.like(f"%{like_escape(w)}%", escape="\\"))
+                         for w in words]
+                options.append(and_(*[R.c.rid.in_(c) for c in conds]))
+            else:
+                options.append(and_(*[func.lower(R.c.content).like(f"%{like_escape(w)}%", escape="\\")
+                                      for w in words]))
+        return or_(*options)
 
     # -- per type ------------------------------------------------------------------------------------------
     def _string(self, table: Any, code: str, value: str, modifier: str) -> ColumnElement[bool]:

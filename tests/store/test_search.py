@@ -308,3 +308,21 @@ def test_reference_by_identifier(repo: SqlRepository) -> None:
                  "subject": {"identifier": {"system": "urn:mrn", "value": "42"}}})
     assert ids(repo, "Observation", ("subject:identifier", "urn:mrn|42")) == ["x"]
     assert ids(repo, "Observation", ("subject:identifier", "urn:mrn|43")) == []
+
+
+def test_text_and_content_search(repo: SqlRepository) -> None:
+    repo.update({"resourceType": "Condition", "id": "crs", "subject": {"reference": "Patient/p1"},
+                 "code": {"text": "Cytokine release syndrome"},
+                 "text": {"status": "generated",
+                          "div": '<div xmlns="http://www.w3.org/1999/xhtml"><p>Grade 2 CRS on <b>day 3</b>, '
+                                 'treated with tocilizumab &amp; dexaméthasone</p></div>'}})
+    repo.update({"resourceType": "Condition", "id": "icans", "subject": {"reference": "Patient/p1"},
+                 "code": {"text": "ICANS"}})
+    assert ids(repo, "Condition", ("_text", "tocilizumab")) == ["crs"]
+    assert ids(repo, "Condition", ("_text", "day 3 dexamethasone")) == ["crs"]  # every word, accents aside
+    assert ids(repo, "Condition", ("_text", "day 4")) == []
+    assert ids(repo, "Condition", ("_text", "<b>")) == []                      # markup is not text
+    assert ids(repo, "Condition", ("_content", "cytokine")) == ["crs"]
+    assert ids(repo, "Condition", ("_content", "icans,cytokine")) == ["crs", "icans"]
+    with pytest.raises(InvalidSearch):
+        ids(repo, "Condition", ("_content", " "))
