@@ -55,11 +55,14 @@ class SnapshotError(Exception):
     """A differential that cannot be applied to its base (the message says which element and why)."""
 
 
-def generate_snapshot(sd: dict[str, Any], definitions: "Definitions") -> dict[str, Any]:
+def generate_snapshot(sd: dict[str, Any], definitions: "Definitions", *, lenient: bool = False) -> dict[str, Any]:
     """A new StructureDefinition: `sd` with `snapshot.element` generated from its base and differential.
 
     `sd` is not modified (it may be a shared, cached resource). Raises SnapshotError when the differential
     does not fit the base, when the base cannot be found, or when definitions refer to each other in a circle.
+    `lenient`: differential elements that match no element of the base are left out instead (what the Java
+    generator does, reporting them as messages), so that a validator can still use the rest of the profile;
+    the strict default is what checks a profile itself.
     """
     url = sd.get("url") or sd.get("id") or "?"
     active: set[str] = _active()
@@ -67,7 +70,7 @@ def generate_snapshot(sd: dict[str, Any], definitions: "Definitions") -> dict[st
         raise SnapshotError(f"{url}: circular definition: generating its snapshot needs its own snapshot")
     active.add(url)
     try:
-        elements = _Generator(sd, definitions).run()
+        elements = _Generator(sd, definitions, lenient).run()
     finally:
         active.discard(url)
     result: dict[str, Any] = {}
@@ -109,9 +112,10 @@ def snapshot_tree(sd: dict[str, Any], definitions: "Definitions") -> Node:
 class _Generator:
     """One snapshot generation: the profile, the registry, and the base it is generated against."""
 
-    def __init__(self, sd: dict[str, Any], definitions: "Definitions") -> None:
+    def __init__(self, sd: dict[str, Any], definitions: "Definitions", lenient: bool = False) -> None:
         self.sd = sd
         self.definitions = definitions
+        self.lenient = lenient
         self.url: str = sd.get("url") or sd.get("id") or "?"
 
     # -- entry -------------------------------------------------------------------------------------------
@@ -208,6 +212,8 @@ class _Generator:
         matched: dict[int, list[Node]] = {}
         for d in diff_children:
             b = by_name.get(d.name) or self._choice_for(d, base_children)
+            if b is None and self.lenient:
+                continue  # left out: the strict generation reports it when the profile itself is checked
             if b is None:
                 known = ", ".join(c.name for c in base_children) or "none"
                 raise SnapshotError(f"{self.url}: differential element {d.label()} matches no element in the base "
@@ -351,6 +357,10 @@ class _Generator:
             elem["type"] = target.elem.get("type", [{"code": "BackboneElement"}])
             return elem, target.children
         types = elem.get("type") or []
+        if len(types) > 1 and all(child.name in ("id", "extension") for child in diff.children):
+            # the children every type shares (a choice's `effective[x].extension`): those of Element
+            sd = self._structure_definition("Element", f"the type Element of {where}")
+            return elem, snapshot_tree(sd, self.definitions).children
         if len(types) != 1:
             codes = ", ".join(str(t.get("code")) for t in types) or "no type"
             raise SnapshotError(f"{self.url}: differential element {where} constrains children of an element with "

@@ -314,6 +314,22 @@ class _Broken:
         self.message = message
 
 
+def _lenient(definitions: Definitions, url: str) -> CompiledStructure | None:
+    """A profile whose differential names elements its base does not have is still used for its other
+    constraints, as the Java validator does (it reports those elements when the profile itself is validated)."""
+    if "/" not in url and ":" not in url:
+        return None
+    try:
+        from fhir_service.definitions.snapshot import generate_snapshot
+
+        raw = definitions.resolve(url)
+        if not isinstance(raw, dict) or raw.get("resourceType") != "StructureDefinition":
+            return None
+        return compile_structure(generate_snapshot(raw, definitions, lenient=True))
+    except Exception:  # noqa: BLE001 - still unusable: the strict error is reported
+        return None
+
+
 def compiled_or_error(definitions: Definitions, url_or_type: str) -> tuple[CompiledStructure | None, str | None]:
     """(compiled, None); (None, None) when unknown; (None, message) when it exists but cannot be used
     (no snapshot and the snapshot generator failed, or a malformed snapshot). Cached in `definitions`."""
@@ -324,7 +340,8 @@ def compiled_or_error(definitions: Definitions, url_or_type: str) -> tuple[Compi
                 return None
             return compile_structure(sd)
         except Exception as exc:  # noqa: BLE001 - SnapshotError and friends become an issue, never a crash
-            return _Broken(f"{type(exc).__name__}: {exc}")
+            lenient = _lenient(definitions, url_or_type)
+            return lenient if lenient is not None else _Broken(f"{type(exc).__name__}: {exc}")
 
     value = definitions.memo(("validation.compiled", url_or_type), build)
     if isinstance(value, _Broken):

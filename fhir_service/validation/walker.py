@@ -306,6 +306,11 @@ class Walk:
         if not self.secondary:
             type_ref = elem.type_ref(code)
             profiles = list(type_ref.profiles) if type_ref is not None else []
+            if len(profiles) > 1 and isinstance(val, dict):
+                # several profiles on one type are alternatives: conforming to one of them is enough
+                matching = next((url for url in profiles if self.conforms(val, url)), None)
+                if matching is not None:
+                    profiles = [matching]
             if isinstance(val, dict) and code not in ("Resource", "DomainResource") and \
                     val.get("resourceType") not in (None, code):
                 self.issue("error", "structure", f"This element must hold a {code}, not a {val.get('resourceType')}",

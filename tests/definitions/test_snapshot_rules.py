@@ -305,6 +305,22 @@ def test_an_unknown_path_is_an_error_naming_it(definitions: Definitions) -> None
         generate_snapshot(profile("Patient", el("Patient.dateOfBirth", min=1)), definitions)
 
 
+def test_lenient_generation_leaves_out_what_matches_nothing(definitions: Definitions) -> None:
+    """For using a flawed profile (the Java validator does): the rest of its constraints still apply."""
+    flawed = profile("Patient", el("Patient.dateOfBirth", min=1), el("Patient.gender", min=1))
+    snap = {e["id"]: e for e in generate_snapshot(flawed, definitions, lenient=True)["snapshot"]["element"]}
+    assert snap["Patient.gender"]["min"] == 1 and "Patient.dateOfBirth" not in snap
+
+
+def test_the_children_every_type_of_a_choice_shares_can_be_constrained(definitions: Definitions) -> None:
+    snap = snapshot(profile("MedicationStatement", el("MedicationStatement.effective[x]", min=1),
+                            el("MedicationStatement.effective[x].extension", max="1")), definitions)
+    assert snap["MedicationStatement.effective[x].extension"]["max"] == "1"
+    with pytest.raises(SnapshotError, match="constrain it to one type first"):
+        generate_snapshot(profile("MedicationStatement", el("MedicationStatement.effective[x].start", min=1)),
+                          definitions)
+
+
 def test_an_unknown_base_is_an_error(definitions: Definitions) -> None:
     with pytest.raises(SnapshotError, match="not a known StructureDefinition"):
         generate_snapshot(profile("http://example.org/sd/missing", el("Patient")), definitions)

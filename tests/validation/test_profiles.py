@@ -257,3 +257,29 @@ def test_a_type_profile_the_definitions_do_not_hold_is_an_error() -> None:
     assert [(i.expression, i.diagnostics) for i in found] == [
         ("Organization.identifier[0]", f"Unknown profile {missing} for this Identifier")]
     assert not errs(check, resource)  # the base definition names no such profile
+
+
+def test_a_profile_naming_an_element_its_base_lacks_still_applies_its_other_constraints() -> None:
+    flawed = profile(BASE + "flawed", "Patient", [{"path": "Patient.dateOfBirth", "min": 1},
+                                                 {"path": "Patient.gender", "min": 1}])
+    check = Validator(definitions_with(flawed))
+    patient = {"resourceType": "Patient", "text": NARRATIVE}
+    assert any("Patient.gender: minimum required = 1" in i.diagnostics for i in errs(check, patient, flawed["url"]))
+    assert not errs(check, dict(patient, gender="female"), flawed["url"])
+
+
+def test_several_profiles_on_a_resource_type_are_alternatives() -> None:
+    named = profile(BASE + "named", "Patient", [{"path": "Patient.name", "min": 1}])
+    gendered = profile(BASE + "gendered", "Patient", [{"path": "Patient.gender", "min": 1}])
+    params = profile(BASE + "params", "Parameters", [
+        {"path": "Parameters.parameter.resource", "min": 1,
+         "type": [{"code": "Resource", "profile": [named["url"], gendered["url"]]}]}])
+    check = Validator(definitions_with(named, gendered, params))
+
+    def parameters(patient: dict[str, Any]) -> dict[str, Any]:
+        return {"resourceType": "Parameters", "parameter": [
+            {"name": "p", "resource": {"resourceType": "Patient", "text": NARRATIVE, **patient}}]}
+
+    assert not errs(check, parameters({"gender": "male"}), params["url"])
+    assert not errs(check, parameters({"name": [{"family": "X"}]}), params["url"])
+    assert errs(check, parameters({}), params["url"])
