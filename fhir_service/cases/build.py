@@ -39,7 +39,8 @@ ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CASE_IDENTIFIER = f"{BASE}/case"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, f"{BASE}/cases")
 
-CONDITION_PROFILES = {"crs": "cart-crs", "icans": "cart-icans", "iec-hs": "cart-iec-hs", "malignancy": "cart-malignancy"}
+CONDITION_PROFILES = {"crs": "cart-crs", "icans": "cart-icans", "iec-hs": "cart-iec-hs", "malignancy": "cart-malignancy",
+                      "other-toxicity": "cart-other-toxicity"}
 GRADE_CODES = {
     ("crs", "astct-2019"): "crs-grade-astct",
     ("icans", "astct-2019"): "icans-grade-astct",
@@ -53,7 +54,7 @@ GRADING_SYSTEM_CODES = {
     "lee-2014": "lee-2014", "not-stated": "grading-not-stated",
 }
 OXYGEN_CODES = {"none": "o2-none", "low_flow": "o2-low-flow", "high_flow": "o2-high-flow",
-                "positive_pressure": "o2-positive-pressure"}
+                "positive_pressure": "o2-positive-pressure", "not_stated": "o2-support-not-stated"}
 CONSCIOUSNESS_CODES = {"awakens_spontaneously": "awakens-spontaneously", "awakens_to_voice": "awakens-to-voice",
                        "awakens_to_tactile": "awakens-to-tactile", "unarousable": "unarousable"}
 TYPE_ORDER = ("Patient", "Group", "Condition", "Encounter", "MedicationAdministration", "Procedure", "Observation")
@@ -253,8 +254,9 @@ class CaseBuilder:
         }
         outcome = self.t.get("outcome")
         if outcome and outcome["status"] == "died":
-            if outcome.get("day") is not None:  # the day itself is in the narrative (relative-day has no Patient context)
+            if outcome.get("day") is not None:  # the day of death carries its relative-day on the element
                 resource["deceasedDateTime"] = self.date(outcome["day"])
+                resource["_deceasedDateTime"] = {"extension": [self.day_ext(outcome["day"])]}
             else:
                 resource["deceasedBoolean"] = True
         self.add("patient", resource)
@@ -288,8 +290,9 @@ class CaseBuilder:
         resource: dict[str, Any] = {
             "resourceType": "Group",
             "meta": {"profile": [f"{SD}cart-cohort"]},
+            # R4 Group has no note: findings the report states without a number go into the narrative
             "text": self.narrative([f"{self.t['title']}.", *(c["text"] for c in cohort["characteristics"]),
-                                    f"Source: {source['citation']} doi:{source['doi']}"]),
+                                    *cohort["findings"], f"Source: {source['citation']} doi:{source['doi']}"]),
             "extension": [{"url": EXT_SOURCE, "valueString": source["doi"]}],
             "identifier": [{"system": CASE_IDENTIFIER, "value": self.case}],
             "type": "person",
@@ -307,6 +310,11 @@ class CaseBuilder:
         if cohort.get("product"):
             resource["characteristic"].append({
                 "code": {"text": "CAR-T cell product"}, "valueCodeableConcept": _concept(cohort["product"]),
+                "exclude": False})
+        if cohort.get("intervention"):  # searchable: Group?characteristic-value=...|emapalumab
+            resource["characteristic"].append({
+                "code": _local("intervention"),
+                "valueCodeableConcept": _concept(cohort["intervention"], cohort.get("intervention_text")),
                 "exclude": False})
         self.add("cohort", resource)
         self.subject = self.ref("cohort")
@@ -351,6 +359,8 @@ class CaseBuilder:
         if ended:
             resource["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": "resolved"}]}
         resource["verificationStatus"] = {"coding": [{"system": CONDITION_VERIFICATION, "code": item["verification"]}]}
+        if item["kind"] == "other-toxicity":  # a CAR-T toxicity in the report's words, not relabelled CRS/ICANS/IEC-HS
+            resource["category"] = [_local("cart-other-toxicity")]
         if severity:
             resource["severity"] = severity
         resource["code"] = _concept(item["key"], item["text"]) if item.get("key") else {"text": item["text"]}
@@ -485,7 +495,7 @@ class CaseBuilder:
             word = inputs[name]
             local = values.get(word)
             value = _local(local) if local and local in terminology.project_codes() else {}
-            value["text"] = word.replace("_", " ")
+            value["text"] = inputs.get(f"{name}_text") or word.replace("_", " ")
             vital(name, _local(code), {"valueCodeableConcept": value})
 
     def build_grade(self, key: str, grade: dict[str, Any], day: int) -> None:
@@ -503,6 +513,8 @@ class CaseBuilder:
         resource: dict[str, Any] = {"resourceType": "MedicationAdministration"}
         if drug["role"] == "toxicity":
             resource["meta"] = {"profile": [f"{SD}cart-toxicity-treatment"]}
+        elif drug["role"] == "lymphodepletion":
+            resource["meta"] = {"profile": [f"{SD}cart-lymphodepletion"]}
         resource["status"] = drug["status"]
         if drug["status"] == "not-done" and drug.get("note"):
             resource["statusReason"] = [{"text": drug["note"]}]
@@ -626,7 +638,8 @@ class CaseBuilder:
         components: list[dict[str, Any]] = []
         unit = item.get("unit")
         if item["statistic"] == "mean-before-after":
-            resource["method"] = {"text": "mean before vs. after the intervention"}
+            treatment = (self.t.get("cohort") or {}).get("intervention_text") or "the intervention"
+            resource["method"] = {"text": f"mean before vs. after {treatment}"}
             components.append({"code": _local("mean-before"), "valueQuantity": _quantity(item["before"], unit)})
             components.append({"code": _local("mean-after"), "valueQuantity": _quantity(item["after"], unit)})
         else:

@@ -18,9 +18,13 @@ from fhir_service.cases import terminology
 
 GRADING_SYSTEMS = ("astct-2019", "astct-2023-iec-hs", "ctcae-v5", "lee-2014", "not-stated")
 TOXICITIES = ("crs", "icans", "iec-hs")
-CONDITION_KINDS = ("crs", "icans", "iec-hs", "malignancy", "other")
+# other-toxicity: a CAR-T toxicity the report does not call or grade as CRS/ICANS/IEC-HS (e.g. "febrile
+# hypotension" treated with tocilizumab); other: any other condition (coagulopathy, bacteremia, ...).
+CONDITION_KINDS = ("crs", "icans", "iec-hs", "malignancy", "other-toxicity", "other")
+#: Conditions a toxicity-directed drug may be given for (cart-toxicity-treatment, cart-3).
+TREATABLE_KINDS = ("crs", "icans", "iec-hs", "other-toxicity")
 DRUG_ROLES = ("toxicity", "lymphodepletion", "cart-activation", "supportive", "other")
-OXYGEN = ("none", "low_flow", "high_flow", "positive_pressure")
+OXYGEN = ("none", "low_flow", "high_flow", "positive_pressure", "not_stated")  # not_stated: hypoxia, support not given
 CONSCIOUSNESS = ("normal", "awakens_spontaneously", "awakens_to_voice", "awakens_to_tactile", "unarousable")
 SEIZURE = ("none", "rapidly_resolving", "prolonged_or_repetitive")
 MOTOR = ("none", "deep_focal_weakness")
@@ -125,7 +129,9 @@ class AnchorSchema(Strict):
 class AgeSchema(Strict):
     value = Decimal(required=True, validate=validate.Range(min=0, max=120))
     unit = fields.String(required=True, validate=validate.OneOf(["a", "mo"]))
-    comparator = fields.String(validate=validate.OneOf(COMPARATORS))  # "adult": >= 18 a
+    # only for an age the report gives with a comparator ("over 60 years"); a word such as "adult" is not an age:
+    # it goes into patient.age_text, never into a number
+    comparator = fields.String(validate=validate.OneOf(COMPARATORS))
 
 
 class PatientSchema(Strict):
@@ -146,6 +152,9 @@ class CohortSchema(Strict):
     size = fields.Integer(required=True, validate=validate.Range(min=1))
     characteristics = fields.List(fields.Nested(CharacteristicSchema), required=True, validate=validate.Length(min=1))
     product = Key()
+    intervention = Key()  # the treatment whose effect the publication reports (becomes a coded characteristic)
+    intervention_text = fields.String()  # its name as reported, e.g. "emapalumab"
+    findings = fields.List(fields.String(), load_default=list)  # stated results with no number (Group narrative)
 
 
 class ConditionSchema(Strict):
@@ -267,6 +276,7 @@ class GradingInputsSchema(Strict):
     oxygen = fields.Nested(OxygenSchema)
     ice_score = fields.Integer(validate=validate.Range(min=0, max=10))
     consciousness = fields.String(validate=validate.OneOf(CONSCIOUSNESS))
+    consciousness_text = fields.String()  # the report's words for the level ("non-responsiveness requiring intubation")
     seizure = fields.String(validate=validate.OneOf(SEIZURE))
     motor = fields.String(validate=validate.OneOf(MOTOR))
     edema = fields.String(validate=validate.OneOf(EDEMA))
@@ -437,7 +447,16 @@ class TimelineSchema(Strict):
         if dupes:
             errors.setdefault("conditions", []).append(f"duplicate condition ids: {', '.join(dupes)}")
         known = set(ids)
+        kinds = {c["id"]: c.get("kind") for c in data.get("malignancy", []) + data.get("conditions", [])}
         for d_index, day in enumerate(data.get("days", [])):
+            for i, drug in enumerate(day.get("drugs", [])):
+                wrong = [r for r in drug.get("reason") or [] if r in kinds and drug.get("role", "toxicity") == "toxicity"
+                         and kinds[r] not in TREATABLE_KINDS]
+                if wrong:
+                    errors.setdefault(f"days[{d_index}].drugs[{i}].reason", []).append(
+                        f"a toxicity-directed drug is given for a toxicity ({', '.join(TREATABLE_KINDS)}); "
+                        f"{', '.join(repr(w) for w in wrong)} is of another kind (give the drug a 'role', or the "
+                        "condition kind 'other-toxicity' if the report treats it as a CAR-T toxicity)")
             refs = [("grades", i, "condition", g.get("condition")) for i, g in enumerate(day.get("grades", []))]
             refs += [("drugs", i, "reason", r) for i, g in enumerate(day.get("drugs", [])) for r in g.get("reason") or []]
             refs += [("procedures", i, "reason", r) for i, g in enumerate(day.get("procedures", [])) for r in g.get("reason") or []]

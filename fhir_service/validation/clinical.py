@@ -37,6 +37,8 @@ VASOPRESSORS = {(RXNORM, "7512"), (RXNORM, "8163"), (CART_TOX, "angiotensin-ii")
 VASOPRESSIN = (RXNORM, "11149")
 ANTICYTOKINE_OR_STEROID = {(RXNORM, c) for c in ("612865", "1535218", "72435", "3264", "6902")} | {(CART_TOX, "emapalumab")}
 OXYGEN_GRADE = {"o2-none": 0, "o2-low-flow": 2, "o2-high-flow": 3, "o2-positive-pressure": 4}
+# hypoxia reported without its oxygen support: ASTCT grades hypoxia by the support it needs (low-flow 2 ... 4)
+OXYGEN_NOT_STATED = "o2-support-not-stated"
 CONSCIOUSNESS_GRADE = {"awakens-spontaneously": 1, "awakens-to-voice": 2, "awakens-to-tactile": 3, "unarousable": 4}
 SEIZURE_GRADE = {"seizure-rapidly-resolving": 3, "seizure-prolonged-or-repetitive": 4}
 MOTOR_GRADE = {"deep-focal-motor-weakness": 4}
@@ -69,6 +71,7 @@ class DayInputs:
     vasopressors_exact: int | None = None  # when an exact count is recorded
     vasopressin: bool = False
     oxygen: int | None = None
+    hypoxia: bool = False  # hypoxia recorded with its oxygen support not stated (grade 2 to 4)
     ice: int | None = None
     consciousness: int | None = None
     seizure: int | None = None
@@ -169,7 +172,9 @@ class BundleFacts:
                     inputs.vasopressors_exact = int(q["value"])
         elif (CART_TOX, "oxygen-support") in codes:
             grade = _domain_grade(obs.get("valueCodeableConcept"), OXYGEN_GRADE)
-            if grade is not None:
+            if (CART_TOX, OXYGEN_NOT_STATED) in _codes(obs.get("valueCodeableConcept")):
+                inputs.hypoxia = True
+            elif grade is not None:
                 inputs.oxygen = max(inputs.oxygen or 0, grade)
         elif (CART_TOX, "ice-score") in codes and isinstance(obs.get("valueInteger"), int):
             inputs.ice = obs["valueInteger"] if inputs.ice is None else min(inputs.ice, obs["valueInteger"])
@@ -249,6 +254,8 @@ def crs_interval(inputs: DayInputs, pressors_running: int, vasopressin: bool, pr
         out.widen(0, 4)
     if inputs.oxygen is not None:
         out.widen(inputs.oxygen, inputs.oxygen, f"oxygen support category grade {inputs.oxygen}")
+    elif inputs.hypoxia:
+        out.widen(2, 4, "hypoxia, oxygen support not stated")
     else:
         out.widen(0, 4)
     if inputs.fever is False and prior is False:

@@ -105,6 +105,37 @@ def test_a_crs_condition_carries_the_grade_of_its_code_as_severity() -> None:
     assert crs["code"]["coding"][0]["code"] == "D89.833"
 
 
+def test_the_day_of_death_carries_its_relative_day() -> None:
+    timeline = SMALL + "outcome: {status: died, day: 37, text: Died on Day +37.}\n"
+    patient = next(resources(build_bundle(load_timeline_text(timeline)), "Patient"))
+    assert patient["deceasedDateTime"] == "2024-02-07"
+    assert patient["_deceasedDateTime"] == {"extension": [{"url": RELATIVE_DAY, "valueInteger": 37}]}
+    undated = SMALL + "outcome: {status: died, text: Died (day not given).}\n"
+    patient = next(resources(build_bundle(load_timeline_text(undated)), "Patient"))
+    assert patient["deceasedBoolean"] is True and "_deceasedDateTime" not in patient
+
+
+def test_another_car_t_toxicity_keeps_its_words_and_gets_its_profile_and_category() -> None:
+    timeline = SMALL.replace("conditions:\n", "conditions:\n  - {id: fh, kind: other-toxicity, text: Febrile hypotension, onset: 2}\n")
+    timeline += "  - day: 2\n    drugs: [{agent: medication.tocilizumab, reason: fh}]\n"
+    bundle = build_bundle(load_timeline_text(timeline))
+    [condition] = [c for c in resources(bundle, "Condition") if c["code"]["text"] == "Febrile hypotension"]
+    assert condition["meta"]["profile"] == ["https://fhir.cart-tox.org/StructureDefinition/cart-other-toxicity"]
+    assert condition["category"] == [{"coding": [{"system": CART_TOX, "code": "cart-other-toxicity",
+                                                  "display": "CAR-T-associated toxicity not graded as CRS, ICANS or IEC-HS"}]}]
+    assert "coding" not in condition["code"]  # not relabelled as CRS
+    [toci] = [m for m in resources(bundle, "MedicationAdministration") if relative_day(m) == 2]
+    assert toci["reasonReference"] == [{"reference": f"urn:uuid:{condition['id']}"}]
+
+
+def test_lymphodepletion_drugs_claim_the_lymphodepletion_profile() -> None:
+    timeline = SMALL + ("  - day: -5\n    drugs: [{agent: medication.fludarabine, role: lymphodepletion, dose: 30, "
+                        "unit: mg/m2, until: -3}]\n")
+    [flu] = [m for m in resources(build_bundle(load_timeline_text(timeline)), "MedicationAdministration")
+             if relative_day(m) == -5]
+    assert flu["meta"]["profile"] == ["https://fhir.cart-tox.org/StructureDefinition/cart-lymphodepletion"]
+
+
 @pytest.mark.parametrize("path", TIMELINES, ids=lambda p: p.stem)
 def test_committed_bundle_equals_a_fresh_build(path: Path) -> None:
     case, text = build_file(path)

@@ -68,6 +68,23 @@ def test_crs_grade_above_what_fully_known_inputs_allow_is_flagged() -> None:
     assert "grading inputs: 3 (" in issues[0].diagnostics
 
 
+def _hypoxia_day(grade: int) -> str:
+    # seed 002 D+2: "Grade 2 (fever with hypoxia)"; the oxygen support is not stated; no hypotension that day
+    return f"""\
+    - day: 2
+      grading: {{fever: true, hypotension: false, oxygen: {{support: not_stated, device: hypoxia}}}}
+      grades: [{{toxicity: crs, grade: {grade}, system: astct-2019, condition: crs}}]
+    """
+
+
+def test_hypoxia_without_its_oxygen_support_allows_grades_2_to_4() -> None:
+    for grade in (2, 3, 4):
+        assert day_grade_issues(bundle(_hypoxia_day(grade))) == [], grade
+    issues = day_grade_issues(bundle(_hypoxia_day(1)))
+    assert [i.rule for i in issues] == ["cart-clinical-crs-astct"]
+    assert "2 to 4 (" in issues[0].diagnostics and "hypoxia, oxygen support not stated" in issues[0].diagnostics
+
+
 def test_running_vasopressor_administrations_count_and_vasopressin_does_not() -> None:
     days = """\
     - day: 5

@@ -149,6 +149,29 @@ def test_a_reason_must_name_a_condition_of_the_timeline() -> None:
     assert found == ["t.yaml:11: days[0].drugs[0].reason: refers to condition 'crs-9', which the timeline does not define (known: crs)"]
 
 
+def test_a_toxicity_drug_is_given_for_a_toxicity_condition() -> None:
+    header = HEADER + "  - {id: rash, kind: other, text: Rash, onset: 5}\n"
+    found = problems("""\
+        days:
+          - day: 5
+            drugs: [{agent: medication.dexamethasone, reason: rash}]
+        """, header)
+    assert len(found) == 1 and "days[0].drugs[0].reason: a toxicity-directed drug is given for a toxicity" in found[0]
+    assert "'rash' is of another kind" in found[0]
+    # the same event, recorded as the CAR-T toxicity the report treats it as, or a drug of another role: accepted
+    for body in ("drugs: [{agent: medication.dexamethasone, reason: rash}]",
+                 "drugs: [{agent: medication.dexamethasone, role: supportive, reason: rash}]"):
+        kind = "other-toxicity" if "role" not in body else "other"
+        timeline = HEADER + f"  - {{id: rash, kind: {kind}, text: Rash, onset: 5}}\ndays:\n  - day: 5\n    {body}\n"
+        assert load_timeline_text(timeline)["days"][0]["drugs"][0]["reason"] == ["rash"]
+
+
+def test_hypoxia_without_its_oxygen_support_is_a_category_of_its_own() -> None:
+    loaded = load_timeline_text(HEADER + "days:\n  - day: 2\n    grading: {oxygen: {support: not_stated}}\n")
+    assert loaded["days"][0]["grading"]["oxygen"]["support"] == "not_stated"
+    assert "support: Must be one of" in problems("days:\n  - day: 2\n    grading: {oxygen: {support: some}}\n")[0]
+
+
 def test_a_synthetic_date_says_why_and_unknown_fields_are_named() -> None:
     header = HEADER.replace(", reason: The report gives only relative days.", "").replace("patient: {", "patient: {weight: 70, ")
     found = problems("", header)
