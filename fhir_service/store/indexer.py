@@ -35,6 +35,8 @@ def parse_reference(reference: str) -> tuple[str | None, str | None]:
     return match.group("type"), match.group("id")
 
 
+# Bump whenever what is indexed, or how, changes: a store built by other rules is re-indexed when opened.
+INDEX_VERSION = "2026-11-21.1"
 NARRATIVE_PARAM = "_text"
 _TAG = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&(#?[A-Za-z0-9]+);")

@@ -5,6 +5,7 @@
 - `<p>resource_version`: every version ever written (history, vread), with a global sequence `vid` that
   orders system history.
 - `<p>idx_*`: search-index rows of the current version, keyed by `rid`, rebuilt at every write.
+- `<p>store_meta`: key/value facts about the store (the index version: a change rebuilds the index).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ class Tables:
     quantity: Table
     number: Table
     uri: Table
+    meta: Table
 
     def index_tables(self) -> dict[str, Table]:
         return {"string": self.string, "token": self.token, "date": self.date, "reference": self.reference,
@@ -80,8 +82,13 @@ def build_tables(prefix: str = "") -> Tables:
             *[Index(f"{p}ix_{name}_{'_'.join(cols)}", "res_type", "param", *cols) for cols in extra],
         )
 
+    meta = Table(  # facts about the store itself, e.g. which version of the indexing rules built the index
+        f"{p}store_meta", md,
+        Column("key", String(64), primary_key=True),
+        Column("value", String(256), nullable=False),
+    )
     return Tables(
-        metadata=md, resource=resource, version=version,
+        metadata=md, resource=resource, version=version, meta=meta,
         string=index_table("string", Column("value_norm", String(512)), Column("value", String(512)),
                            lookup=("value_norm",)),
         token=index_table("token", Column("system", String(512)), Column("code", String(512)),

@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from fhir_service.store import fhirjson
 from fhir_service.store.dates import DateFormatError, date_range, instant, now_us
-from fhir_service.store.indexer import index_resource
+from fhir_service.store.indexer import INDEX_VERSION, index_resource
 from fhir_service.store.query import CONTROL_PARAMS, SearchBuilder
 from fhir_service.store.repository import (Conflict, Gone, InvalidResource, InvalidSearch, NotFound,
                                           PreconditionFailed, Resource, SearchQuery, SearchResult, StoredResource)
@@ -133,6 +133,29 @@ class SqlRepository:
         self._sp_mark: Any = None  # newest SearchParameter version the registry reflects
         with self.engine.connect() as conn:
             self.sync_search_parameters(conn)
+        if create_schema:
+            self._upgrade_index()
+
+    def _upgrade_index(self) -> None:
+        """Rebuild the whole search index when it was built by other indexing rules (INDEX_VERSION), once,
+        under the same cross-process lock as the schema, so that an upgraded server finds what it indexes."""
+        m = self.tables.meta
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(fhir_write=True)
+            with conn.begin():
+                self._schema_lock(conn)
+                built = conn.execute(select(m.c.value).where(m.c.key == "index_version")).scalar()
+                if built == INDEX_VERSION:
+                    return
+                session = Session(self, conn)
+                session.reindex_everything()
+                conn.execute(delete(m).where(m.c.key == "index_version"))
+                conn.execute(insert(m).values(key="index_version", value=INDEX_VERSION))
+
+    def _schema_lock(self, conn: Connection) -> None:
+        if self.dialect == "postgresql":
+            key = int.from_bytes(hashlib.sha256(b"fhir-service schema").digest()[:8], "big", signed=True)
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
     def _create_schema(self) -> None:
         """Create missing tables, serialised across processes (gunicorn workers start together): under an
@@ -140,9 +163,7 @@ class SqlRepository:
         with self.engine.connect() as conn:
             conn = conn.execution_options(fhir_write=True)
             with conn.begin():
-                if self.dialect == "postgresql":
-                    key = int.from_bytes(hashlib.sha256(b"fhir-service schema").digest()[:8], "big", signed=True)
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                self._schema_lock(conn)
                 self.tables.metadata.create_all(conn)
                 for table in self.tables.metadata.sorted_tables:  # indexes added since the file was made
                     for index in table.indexes:
@@ -396,6 +417,24 @@ class Session:
     def _index(self, rid: int, resource_type: str, body: Resource) -> None:
         for kind, rows in self._index_rows(rid, resource_type, body).items():
             self._pending.setdefault(kind, []).extend(rows)
+
+    def reindex_everything(self, batch: int = 500) -> int:
+        """Drop every index row and index every current resource again; returns how many."""
+        for table in self.t.index_tables().values():
+            self.conn.execute(delete(table))
+        r = self.t.resource
+        count, last = 0, 0
+        while True:
+            rows = self.conn.execute(select(r.c.rid, r.c.res_type, r.c.content)
+                                     .where(r.c.deleted == false(), r.c.rid > last)
+                                     .order_by(r.c.rid).limit(batch)).all()
+            if not rows:
+                return count
+            for row in rows:
+                self._index(row.rid, row.res_type, fhirjson.loads(row.content))
+            self.flush()
+            count += len(rows)
+            last = rows[-1].rid
 
     def _reindex(self, base_types: list[str]) -> None:
         """Rebuild the index of every current resource of `base_types` (after a SearchParameter changed)."""

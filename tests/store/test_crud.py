@@ -187,3 +187,19 @@ def test_integers_beyond_64_bits_are_stored_as_written(repo: SqlRepository) -> N
     repo.update({"resourceType": "Observation", "id": "big", "status": "final", "code": {"text": "t"},
                  "valueQuantity": {"value": 10 ** 30}})
     assert b'"value":1000000000000000000000000000000' in fhirjson.dumps(repo.read("Observation", "big").resource)
+
+
+def test_a_store_indexed_by_older_rules_is_reindexed_when_opened(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from fhir_service.store.repository import SearchQuery
+
+    url = f"sqlite:///{tmp_path / 'old-index.sqlite3'}"
+    repo = SqlRepository(url)
+    repo.update({**PATIENT, "id": "p1"})
+    with repo.engine.begin() as conn:  # as if written by a version that indexed nothing, and said so
+        conn.exec_driver_sql("DELETE FROM idx_string")
+        conn.exec_driver_sql("UPDATE store_meta SET value = 'old' WHERE key = 'index_version'")
+    assert repo.search(SearchQuery("Patient", [("family", "doe")])).matches == []
+    repo.close()
+    reopened = SqlRepository(url)
+    assert [m.id for m in reopened.search(SearchQuery("Patient", [("family", "doe")])).matches] == ["p1"]
+    reopened.close()
