@@ -7,7 +7,9 @@ Returns an error message or None.
 from __future__ import annotations
 
 import calendar
+import calendar
 import re
+from datetime import date, timedelta
 from typing import Any
 
 _YEAR = r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
@@ -127,3 +129,42 @@ def check_primitive(type_code: str, value: Any) -> str | None:
             return f"The value '{value}' is not a valid UUID"
     return None
 
+
+
+DURATION_UNITS = {"a": "years", "mo": "months", "wk": "weeks", "d": "days", "h": "hours", "min": "minutes",
+                  "s": "seconds"}
+
+
+def duration_bound(limit: Any, sign: int, today: "date | None" = None) -> str | None:
+    """minValueDuration / maxValueDuration on a date: the bound `today - duration` (sign -1, a minimum) or
+    `today + duration` (sign +1, a maximum) as YYYY-MM-DD; None when `limit` is not a usable Duration."""
+    if not isinstance(limit, dict) or not isinstance(limit.get("value"), (int, float)) \
+            or isinstance(limit.get("value"), bool):
+        return None
+    unit = DURATION_UNITS.get(str(limit.get("code") or limit.get("unit")))
+    if unit is None:
+        return None
+    base = today or date.today()
+    amount = sign * limit["value"]
+    if unit in ("years", "months"):
+        months = base.month - 1 + int(round(amount * (12 if unit == "years" else 1)))
+        year, month = base.year + months // 12, months % 12 + 1
+        day = min(base.day, calendar.monthrange(year, month)[1]) if 1 <= year <= 9999 else base.day
+        if not 1 <= year <= 9999:
+            return None
+        return date(year, month, day).isoformat()
+    try:
+        return (base + timedelta(**{unit: amount})).isoformat()
+    except OverflowError:
+        return None
+
+
+def outside_duration(value: Any, limit: Any, sign: int, today: "date | None" = None) -> bool:
+    """Whether a date/dateTime value lies before the minimum (sign -1) or after the maximum (sign +1) that a
+    Duration relative to today sets; compared at the value's own precision."""
+    bound = duration_bound(limit, sign, today)
+    if bound is None or not isinstance(value, str) or not re.match(r"^\d{4}", value):
+        return False
+    day = value[:10]
+    bound = bound[:len(day)]
+    return day < bound if sign < 0 else day > bound

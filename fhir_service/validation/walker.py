@@ -15,7 +15,7 @@ from fhir_service.definitions import Definitions
 from fhir_service.validation import conformance_resources
 from fhir_service.validation import contained as contained_rules
 from fhir_service.validation import (
-    datatypes, extensions, patterns, questionnaire, references, shortcuts, slicing, units,
+    datatypes, extensions, patterns, primitives, questionnaire, references, shortcuts, slicing, units,
 )
 from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
@@ -614,6 +614,15 @@ class Walk:
         if elem.max_length and isinstance(val, str) and len(val) > elem.max_length:
             self.issue("error", "too-long", f"The value is longer than the maximum length {elem.max_length}",
                        expr, loc)
+        if isinstance(elem.min_value, dict) or isinstance(elem.max_value, dict):
+            # minValueDuration / maxValueDuration: a date limit relative to today
+            if primitives.outside_duration(val, elem.min_value, -1):
+                self.issue("error", "value", f"The value '{val}' is earlier than the minimum, today minus "
+                           f"{patterns.show(elem.min_value)}", expr, loc)
+            if primitives.outside_duration(val, elem.max_value, 1):
+                self.issue("error", "value", f"The value '{val}' is later than the maximum, today plus "
+                           f"{patterns.show(elem.max_value)}", expr, loc)
+            return
         if elem.min_value is not None and _lt(val, elem.min_value):
             self.issue("error", "value", f"The value '{val}' is less than the minimum {elem.min_value}", expr, loc)
         if elem.max_value is not None and _lt(elem.max_value, val):

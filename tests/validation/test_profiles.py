@@ -283,3 +283,21 @@ def test_several_profiles_on_a_resource_type_are_alternatives() -> None:
     assert not errs(check, parameters({"gender": "male"}), params["url"])
     assert not errs(check, parameters({"name": [{"family": "X"}]}), params["url"])
     assert errs(check, parameters({}), params["url"])
+
+
+def test_duration_limits_on_a_date_are_relative_to_today() -> None:
+    from datetime import date
+
+    from fhir_service.validation.primitives import outside_duration
+
+    century = {"value": 100, "unit": "a", "system": "http://unitsofmeasure.org", "code": "a"}
+    today = date(2026, 11, 21)
+    assert outside_duration("1850-01-01", century, -1, today)  # before today - 100 a
+    assert not outside_duration("1950-01-01", century, -1, today)
+    assert outside_duration("2037", {"value": 10, "code": "a"}, 1, today)  # after today + 10 a (year precision)
+    assert not outside_duration("2036-11-21", {"value": 10, "code": "a"}, 1, today)
+    aged = profile(BASE + "aged", "Patient", [{"path": "Patient.birthDate", "minValueDuration": century}])
+    check = Validator(definitions_with(aged))
+    born = {"resourceType": "Patient", "text": NARRATIVE, "birthDate": "1850-01-01"}
+    assert any("earlier than the minimum" in i.diagnostics for i in errs(check, born, aged["url"]))
+    assert not errs(check, dict(born, birthDate="2000-01-01"), aged["url"])
