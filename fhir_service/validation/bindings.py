@@ -1,7 +1,8 @@
 """Terminology bindings and code checks, over the local terminology service (no network).
 
 - A required binding whose value is not in the value set is an error; extensible, a warning; preferred and
-  example bindings are not checked (as in the HL7 validator's default).
+  example bindings are not checked (as in the HL7 validator's default). Additional bindings (R5, carried in R4
+  by an extension on the binding) with purpose required or maximum are errors, extensible warnings.
 - A code the packages cannot judge (SNOMED CT, LOINC, RxNorm, ... are not enumerated locally) yields an
   information issue, never an error.
 - Every Coding with a system and a code is also checked against its CodeSystem when the packages carry it
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from fhir_service.validation.walker import Walk
 
 CHECKED_STRENGTHS = {"required": "error", "extensible": "warning"}
+#: additional bindings (R5's ElementDefinition.binding.additional, in R4 as an extension) that are checked
+ADDITIONAL_PURPOSES = {"required": "error", "maximum": "error", "extensible": "warning"}
 
 
 class BindingChecker:
@@ -38,35 +41,45 @@ class BindingChecker:
     def check(self, walk: "Walk", val: Any, elem: ElementDef, code: str, expr: str, loc: Location) -> None:
         severity = CHECKED_STRENGTHS.get(elem.binding_strength or "")
         vs = elem.binding_valueset
-        if severity is None or not vs:
-            return
+        if severity is not None and vs:
+            result = self._validate(walk, vs, val, code, expr, loc)
+            if result is not None and result.outcome == "invalid":
+                message = result.message or f"The value is not in the value set {vs}"
+                walk.issue(severity, "code-invalid", f"{message} ({elem.binding_strength} binding to {vs})",
+                           expr, loc)
+            elif result is not None and result.outcome == "not-checkable":
+                walk.issue("information", "not-supported",
+                           result.message or f"The code could not be checked against {vs} locally", expr, loc)
+            # (a wrong display is reported once, by check_coding on the Coding itself)
+        for purpose, additional in elem.additional_bindings:
+            severity = ADDITIONAL_PURPOSES.get(purpose)
+            if severity is None:
+                continue
+            result = self._validate(walk, additional, val, code, expr, loc)
+            if result is not None and result.outcome == "invalid":
+                walk.issue(severity, "code-invalid", f"None of the codings provided are in the value set "
+                           f"'{additional}' specified in an additional binding ({purpose}), and a coding from this "
+                           "value set is " + ("required" if severity == "error" else "expected"), expr, loc)
+
+    def _validate(self, walk: "Walk", vs: str, val: Any, code: str, expr: str, loc: Location) -> Any:
+        """The terminology's verdict on `val` (of type `code`) in value set `vs`; None when nothing to check."""
         try:
             if code in ("code", "string", "uri"):
-                result = self.terminology.validate_code(vs, None, val)
-            elif code in ("Coding", "Quantity"):
+                return self.terminology.validate_code(vs, None, val)
+            if code in ("Coding", "Quantity"):
                 system, value = val.get("system"), val.get("code")
                 if not isinstance(value, str):
-                    return
-                result = self.terminology.validate_code(vs, system if isinstance(system, str) else None, value,
-                                                        val.get("display") if code == "Coding" else None)
-            elif code == "CodeableConcept":
+                    return None
+                return self.terminology.validate_code(vs, system if isinstance(system, str) else None, value,
+                                                      val.get("display") if code == "Coding" else None)
+            if code == "CodeableConcept":
                 codings = dicts(val.get("coding"))
-                if not codings:
-                    return
-                result = self.terminology.validate_codings(vs, codings)
-            else:
-                return
+                return self.terminology.validate_codings(vs, codings) if codings else None
+            return None
         except Exception as exc:  # noqa: BLE001 - a terminology gap must not stop validation
             walk.issue("information", "informational", f"The binding to {vs} could not be checked: {exc}",
                        expr, loc)
-            return
-        if result.outcome == "invalid":
-            message = result.message or f"The value is not in the value set {vs}"
-            walk.issue(severity, "code-invalid", f"{message} ({elem.binding_strength} binding to {vs})", expr, loc)
-        elif result.outcome == "not-checkable":
-            walk.issue("information", "not-supported",
-                       result.message or f"The code could not be checked against {vs} locally", expr, loc)
-        # (a wrong display is reported once, by check_coding on the Coding itself)
+            return None
 
     def check_coding(self, walk: "Walk", val: dict[str, Any], expr: str, loc: Location) -> None:
         system, value = val.get("system"), val.get("code")

@@ -90,6 +90,7 @@ class ElementDef:
     pattern_type: str | None = None
     binding_strength: str | None = None
     binding_valueset: str | None = None
+    additional_bindings: tuple[tuple[str, str], ...] = ()  # (purpose, value set) of R5-style additional bindings
     constraints: list[Constraint] = field(default_factory=list)
     slicing: Slicing | None = None
     slices: list["ElementDef"] = field(default_factory=list)
@@ -154,6 +155,24 @@ def _max(value: str | None) -> int:
         return UNBOUNDED
 
 
+ADDITIONAL_BINDING_URLS = ("http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding.additional",
+                           "http://hl7.org/fhir/tools/StructureDefinition/additional-binding")
+
+
+def _additional_bindings(binding: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """(purpose, valueSet) of the additional-binding extensions on a binding (R5's binding.additional)."""
+    found = []
+    for ext in binding.get("extension") or ():
+        if not isinstance(ext, dict) or ext.get("url") not in ADDITIONAL_BINDING_URLS:
+            continue
+        parts = {sub.get("url"): next((v for k, v in sub.items() if k.startswith("value")), None)
+                 for sub in ext.get("extension") or () if isinstance(sub, dict)}
+        purpose, value_set = parts.get("purpose"), parts.get("valueSet")
+        if isinstance(purpose, str) and isinstance(value_set, str):
+            found.append((purpose, value_set))
+    return tuple(found)
+
+
 def _prefixed(element: dict[str, Any], prefix: str) -> tuple[Any, str | None]:
     for key, value in element.items():
         if key.startswith(prefix) and len(key) > len(prefix) and key[len(prefix)].isupper():
@@ -213,6 +232,8 @@ def _element(raw: dict[str, Any]) -> ElementDef:
     if binding and binding.get("valueSet"):
         elem.binding_strength = binding.get("strength")
         elem.binding_valueset = binding.get("valueSet")
+    if binding:
+        elem.additional_bindings = _additional_bindings(binding)
     for c in raw.get("constraint", ()) or ():
         key = c.get("key", "")
         expr = c.get("expression")

@@ -78,3 +78,22 @@ def test_wrong_display_for_a_known_code(validator: Validator) -> None:
     assert [i.expression for i in issues] == ["Observation.category[0].coding[0].display"], messages(issues)
     right = observation(category=[{"coding": [{"system": CATEGORY, "code": "vital-signs", "display": "Vital Signs"}]}])
     assert not errors(validator.validate(right))
+
+
+def test_an_additional_required_binding_must_be_met() -> None:
+    """R5's binding.additional, carried in R4 by an extension on the binding (the example binding is not checked)."""
+    additional = profile(BASE + "StructureDefinition/additional", "Observation", [
+        {"path": "Observation.category", "binding": {
+            "strength": "example", "valueSet": "http://hl7.org/fhir/ValueSet/observation-category",
+            "extension": [{"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding"
+                                  ".additional",
+                           "extension": [{"url": "purpose", "valueCode": "required"},
+                                         {"url": "valueSet", "valueCanonical": VITALS_ONLY["url"]}]}]}}])
+    check = Validator(definitions_with(VITALS_ONLY, additional))
+
+    def categorised(code: str) -> dict[str, Any]:
+        return observation(category=[{"coding": [{"system": CATEGORY, "code": code}]}])
+
+    found = errors(check.validate(categorised("laboratory"), [additional["url"]]))
+    assert any("specified in an additional binding (required)" in i.diagnostics for i in found), messages(found)
+    assert not errors(check.validate(categorised("vital-signs"), [additional["url"]]))
