@@ -67,7 +67,8 @@ class FhirRest:
             (re.compile(rf"^/(?P<type>{TYPE})/_history$"), {"GET": self.history}),
             (re.compile(rf"^/(?P<type>{TYPE})/\$validate$"), {"POST": self.validate_op}),
             (re.compile(rf"^/(?P<type>Patient)/(?P<id>{ID})/\$everything$"), {"GET": self.everything}),
-            (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/\$validate$"), {"POST": self.validate_op}),
+            (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/\$validate$"), {"POST": self.validate_op,
+                                                                            "GET": self.validate_op}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})$"), {"GET": self.read, "PUT": self.update,
                                                                  "DELETE": self.delete, "PATCH": self.patch}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/_history$"), {"GET": self.history}),
@@ -380,6 +381,11 @@ class FhirRest:
 
     # -- operations ----------------------------------------------------------------------------------------------
     def validate_op(self, request: Request, repo: Any, type: str, id: str | None = None) -> Response:
+        """`$validate` of a posted resource (or Parameters), or by GET of the stored instance."""
+        if request.method == "GET":
+            resource = repo.read(type, id).resource
+            profiles = [v for k, v in request.query if k == "profile" and v]
+            return Response(200, {}, operation_outcome(validate(resource, self.definitions, profiles)))
         body = self._resource_body(request, None)
         profiles: list[str] = [v for k, v in request.query if k == "profile" and v]
         mode = None

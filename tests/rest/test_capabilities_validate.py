@@ -109,3 +109,12 @@ def test_a_case_bundle_validates_clean_through_the_server(client: Client) -> Non
     bundle["entry"][1]["resource"].pop("status", None)  # a required element of the Group/Observation
     assert any("status" in i.get("expression", [""])[0] or "status" in i["diagnostics"]
                for i in errors(client("POST", "/Bundle/$validate", bundle)))
+
+
+def test_validate_a_stored_instance_by_get(client: Client) -> None:
+    client("PUT", "/Observation/t1", {**{k: v for k, v in BODYTEMP.items() if k != "meta"}, "id": "t1"})
+    errors = lambda r: [i for i in r.body["issue"] if i["severity"] == "error"]  # noqa: E731
+    assert client("GET", "/Observation/t1/$validate").status == 200
+    assert not errors(client("GET", "/Observation/t1/$validate"))
+    assert errors(client("GET", "/Observation/t1/$validate?profile=http://hl7.org/fhir/StructureDefinition/bodytemp"))
+    assert client("GET", "/Observation/none/$validate").status == 404
