@@ -171,7 +171,7 @@ class _Generator:
             children = self.merge_children(base_children, diff.children, in_slice)
         else:
             children = base.children
-        slices = self.merge_slices(base, elem, diff) if diff.slices else base.slices
+        slices = self.merge_slices(base, elem, diff, children) if diff.slices else base.slices
         if diff.slices and "slicing" not in elem:
             elem = {**elem, "slicing": self.implied_slicing(elem, diff)}
         return Node(elem, children, slices)
@@ -292,8 +292,11 @@ class _Generator:
         raise SnapshotError(f"{self.url}: differential element {d.label()}: {suffix} is not a type of "
                             f"{base.path} (allowed: {allowed})")
 
-    def merge_slices(self, base: Node, elem: Element, diff: Node) -> list[Node]:
-        """The base's slices (constrained where the differential names them), then the new slices."""
+    def merge_slices(self, base: Node, elem: Element, diff: Node, children: list[Node] | None = None) -> list[Node]:
+        """The base's slices (constrained where the differential names them), then the new slices. A new
+        slice starts from the base element, with the children as this profile constrains them on the sliced
+        element (`parameter.extension` max 0 holds in every slice of `parameter` too, as in the Java
+        generator)."""
         wanted: dict[str, Node] = {}
         for d in diff.slices:
             name = d.slice_name or ""
@@ -316,7 +319,8 @@ class _Generator:
             type_code = self._slice_type(base, name)
             if type_code is not None and "type" not in d.elem:
                 slice_elem["type"] = [t for t in base.elem.get("type", []) if t.get("code") == type_code]
-            result.append(self.merge_node(Node(slice_elem, base.children), d, True))
+            result.append(self.merge_node(Node(slice_elem, base.children if children is None else children), d,
+                                          True))
         return result
 
     @staticmethod

@@ -390,6 +390,10 @@ class Walk:
             # Core and cross-version extensions of other FHIR releases, which this package set may not carry.
             self.issue("warning", "structure", f"The extension {url} is unknown, so it was not checked", expr,
                        loc + ("url",))
+        elif _unknown_extension_allowed(url, self.example_urls):
+            # the Java validator's allowUnknownExtension: example domains (when examples are allowed), DICOM's
+            self.issue("information", "structure", f"The extension {url} is unknown (a domain where unknown "
+                       "extensions are allowed), so it was not checked", expr, loc + ("url",))
         else:
             self.issue("error", "structure", f"The extension {url} could not be found so is not allowed here",
                        expr, loc + ("url",))
@@ -785,6 +789,13 @@ def _unknown_property(key: str, children: dict[str, tuple[ElementDef, str | None
             return (f"Unrecognized property '{key}': the type {key[len(child.name):]} is not allowed for "
                     f"{child.name}[x] here (allowed: {allowed})")
     return f"Unrecognized property '{key}'"
+
+
+def _unknown_extension_allowed(url: str, examples: bool) -> bool:
+    """Unknown extensions the HL7 Java validator lets pass: at example.org / acme.com (when examples are allowed),
+    at nema.org (DICOM), and the FHIR tooling extensions."""
+    return (examples and ("example.org" in url or "acme.com" in url)) or "nema.org" in url \
+        or url.startswith("http://hl7.org/fhir/tools/StructureDefinition/")
 
 
 def _is_example_url(url: str) -> bool:

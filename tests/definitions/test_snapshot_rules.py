@@ -321,6 +321,17 @@ def test_the_children_every_type_of_a_choice_shares_can_be_constrained(definitio
                           definitions)
 
 
+def test_new_slices_keep_the_constraints_on_the_sliced_elements_children(definitions: Definitions) -> None:
+    snap = snapshot(profile(
+        "Parameters",
+        el("Parameters.parameter", slicing={"discriminator": [{"type": "value", "path": "name"}], "rules": "open"}),
+        el("Parameters.parameter.extension", max="0"),
+        el("Parameters.parameter:one", sliceName="one", max="1"),
+        el("Parameters.parameter:one.name", fixedString="one")), definitions)
+    assert snap["Parameters.parameter:one.extension"]["max"] == "0"
+    assert snap["Parameters.parameter:one"]["min"] == 0 and snap["Parameters.parameter:one"]["max"] == "1"
+
+
 def test_an_unknown_base_is_an_error(definitions: Definitions) -> None:
     with pytest.raises(SnapshotError, match="not a known StructureDefinition"):
         generate_snapshot(profile("http://example.org/sd/missing", el("Patient")), definitions)

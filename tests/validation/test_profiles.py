@@ -301,3 +301,13 @@ def test_duration_limits_on_a_date_are_relative_to_today() -> None:
     born = {"resourceType": "Patient", "text": NARRATIVE, "birthDate": "1850-01-01"}
     assert any("earlier than the minimum" in i.diagnostics for i in errs(check, born, aged["url"]))
     assert not errs(check, dict(born, birthDate="2000-01-01"), aged["url"])
+
+
+@pytest.mark.parametrize("url,allowed", [("http://example.org/fhir/StructureDefinition/x", True),
+                                         ("http://acme.com/ext/x", True),
+                                         ("https://example.com/StructureDefinition/x", False),
+                                         ("http://other.test/StructureDefinition/x", False)])
+def test_unknown_extensions_at_example_domains_pass_as_in_the_java_validator(url: str, allowed: bool) -> None:
+    patient = {"resourceType": "Patient", "text": NARRATIVE, "extension": [{"url": url, "valueString": "x"}]}
+    check = Validator(definitions_with())
+    assert (not errs(check, patient)) == allowed
