@@ -34,6 +34,29 @@ def check_structure_definition(walk: "Walk", sd: dict[str, Any], expr: str, loc:
         walk.issue("error", "processing", f"Error generating Snapshot: {exc}", expr, loc)
 
 
+OPEN_TYPE_CODES = {"Resource", "DomainResource", "Element", "BackboneElement"}
+
+
+def check_type_profiles(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
+    """A type profile in a differential is a profile of that very type (`Quantity` profiled by SimpleQuantity,
+    not by Count, whose type is Count), as the Java validator requires."""
+    elements = (sd.get("differential") or {}).get("element") if isinstance(sd.get("differential"), dict) else None
+    for i, element in enumerate(dicts(elements)):
+        for j, type_ref in enumerate(dicts(element.get("type"))):
+            code = type_ref.get("code")
+            if not isinstance(code, str) or code in OPEN_TYPE_CODES:
+                continue
+            for k, url in enumerate(as_list(type_ref.get("profile"))):
+                target = walk.defs.resolve(url) if isinstance(url, str) else None
+                if not isinstance(target, dict) or target.get("resourceType") != "StructureDefinition" \
+                        or target.get("kind") == "logical" or target.get("type") in (None, code):
+                    continue
+                walk.issue("error", "invalid", f"Profile {url} is for type {target.get('type')}, but the "
+                           f"{element.get('path')} element has type {code}",
+                           f"{expr}.differential.element[{i}].type[{j}].profile[{k}]",
+                           loc + ("differential", "element", i, "type", j, "profile", k))
+
+
 def check_fixed_values_kept(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
     """A profile may not change a fixed value of the profile it derives from (e.g. an extension's fixed url)."""
     base_url = sd.get("baseDefinition")

@@ -102,3 +102,15 @@ def test_only_subject_list_reports_list_subjects() -> None:
     listed["population"][0]["count"] = 2
     assert any("does not match the number" in i.diagnostics for i in errors(validator.validate(
         _measure_report([listed], "subject-list"))))
+
+
+def test_a_type_profile_must_profile_that_type(validator: Validator) -> None:
+    def value_profile(url: str) -> dict[str, Any]:
+        return profile([{"id": "Observation.valueQuantity", "path": "Observation.valueQuantity",
+                         "type": [{"code": "Quantity", "profile": [url]}]}])
+
+    wrong = errors(validator.validate(value_profile("http://hl7.org/fhir/StructureDefinition/Count")))
+    assert [i.expression for i in wrong] == ["StructureDefinition.differential.element[0].type[0].profile[0]"]
+    assert "is for type Count" in wrong[0].diagnostics
+    right = value_profile("http://hl7.org/fhir/StructureDefinition/SimpleQuantity")
+    assert not errors(validator.validate(right)), messages(validator.validate(right))
