@@ -37,6 +37,34 @@ def check_structure_definition(walk: "Walk", sd: dict[str, Any], expr: str, loc:
 OPEN_TYPE_CODES = {"Resource", "DomainResource", "Element", "BackboneElement"}
 
 
+def check_type_and_paths(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
+    """The type a StructureDefinition defines, and the paths of its elements (the Java validator's rules):
+    a type that FHIR does not define must be a URL (a namespace: logical models); a specialization defines a
+    type other than its base's; and every element path starts with the name of the type (the last segment
+    of a type URL)."""
+    sd_type = sd.get("type")
+    if not isinstance(sd_type, str) or not sd_type:
+        return
+    is_url = ":" in sd_type
+    if sd.get("kind") == "logical" and not is_url and walk.defs.structure_definition(sd_type) is None:
+        walk.issue("error", "invalid", f"The type {sd_type} is not legal because it is not defined in the FHIR "
+                   "specification. Other types must have a namespace on them", f"{expr}.type", loc + ("type",))
+    base_url = sd.get("baseDefinition")
+    if sd.get("derivation") == "specialization" and isinstance(base_url, str):
+        base = walk.defs.resolve(base_url)
+        if isinstance(base, dict) and base.get("type") == sd_type and base.get("url") != sd.get("url"):
+            walk.issue("error", "invalid", f"The type {sd_type} must not be the same as the type in the base "
+                       f"structure {base_url} that is being specialised", expr, loc)
+    name = sd_type.rstrip("/").rsplit("/", 1)[-1] if is_url else sd_type
+    for part in ("differential", "snapshot"):
+        elements = (sd.get(part) or {}).get("element") if isinstance(sd.get(part), dict) else None
+        for i, element in enumerate(dicts(elements)):
+            path = element.get("path")
+            if isinstance(path, str) and path.split(".", 1)[0] != name:
+                walk.issue("error", "invalid", f"The path {path} must start with the type of the structure {name}",
+                           f"{expr}.{part}.element[{i}]", loc + (part, "element", i))
+
+
 def check_type_profiles(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
     """A type profile in a differential is a profile of that very type (`Quantity` profiled by SimpleQuantity,
     not by Count, whose type is Count), as the Java validator requires."""

@@ -114,3 +114,29 @@ def test_a_type_profile_must_profile_that_type(validator: Validator) -> None:
     assert "is for type Count" in wrong[0].diagnostics
     right = value_profile("http://hl7.org/fhir/StructureDefinition/SimpleQuantity")
     assert not errors(validator.validate(right)), messages(validator.validate(right))
+
+
+def _logical(type_: str, paths: list[str], base: str = "http://hl7.org/fhir/StructureDefinition/Base") -> dict:
+    return {"resourceType": "StructureDefinition", "text": NARRATIVE, "url": "http://example.test/sd/Boo",
+            "name": "Boo", "status": "draft", "kind": "logical", "abstract": False, "type": type_,
+            "baseDefinition": base, "derivation": "specialization",
+            "differential": {"element": [{"id": p, "path": p} for p in paths]}}
+
+
+def test_a_logical_model_type_needs_a_namespace_and_paths_start_with_its_name(validator: Validator) -> None:
+    good = _logical("http://example.test/sd/Boo", ["Boo", "Boo.b"])
+    assert not errors(validator.validate(good)), messages(validator.validate(good))
+    no_namespace = errors(validator.validate(_logical("Boo", ["Boo", "Boo.b"])))
+    assert any("Other types must have a namespace" in i.diagnostics for i in no_namespace)
+    wrong_paths = errors(validator.validate(_logical("http://example.test/sd/Foo", ["Boo", "Boo.b"])))
+    assert [i.expression for i in wrong_paths] == ["StructureDefinition.differential.element[0]",
+                                                   "StructureDefinition.differential.element[1]"]
+
+
+def test_a_specialization_defines_a_new_type() -> None:
+    foo = _logical("http://example.test/sd/Foo", ["Foo"])
+    foo["url"] = "http://example.test/sd/Foo"
+    check = Validator(definitions_with(foo))
+    same = _logical("http://example.test/sd/Foo", ["Foo"], base=foo["url"])
+    assert any("must not be the same as the type in the base" in i.diagnostics
+               for i in errors(check.validate(same)))
