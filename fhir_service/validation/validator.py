@@ -41,16 +41,21 @@ class Validator:
     """Validates FHIR R4 JSON against the base specification, profiles and extra rule layers."""
 
     def __init__(self, definitions: Definitions | None = None, *, rules: Sequence[Rule] = (),
-                 security_checks: bool = False, example_urls: bool = True, check_references: bool = False) -> None:
+                 security_checks: bool = False, example_urls: bool = True, check_references: bool = False,
+                 bundle_rules: Sequence[tuple[str | None, str]] = ()) -> None:
         """`security_checks`: strings that look like HTML are errors (content to be shown unescaped);
         `example_urls`: whether example.org / example.com URLs are acceptable (False for production content);
         `check_references`: relative references inside a Bundle or Parameters must resolve to one of its
-        resources (the Bundle rules report unresolved Bundle references anyway)."""
+        resources (the Bundle rules report unresolved Bundle references anyway);
+        `bundle_rules`: (rule, profile URL) pairs validating entries of a Bundle against a profile, as the Java
+        validator's `-bundle` option: rule `Patient` (every Patient entry), `Patient:0` (the first Patient),
+        `2` (entry 2), or None (every entry)."""
         self.definitions = definitions if definitions is not None else default_definitions()
         self.rules = tuple(rules)
         self.security_checks = security_checks
         self.example_urls = example_urls
         self.check_references = check_references
+        self.bundle_rules = tuple(bundle_rules)
         self._bundle_check, self._make_resolver = _bundle_hooks()
 
     def validate(self, resource: Any, profiles: Sequence[str] = ()) -> list[Issue]:
@@ -64,6 +69,8 @@ class Validator:
             walk.issue("fatal", "structure", "The content is not a FHIR resource: a JSON object with a "
                        f"resourceType was expected, not {_describe(resource)}", "", ())
             return walk.issues
+        if self.bundle_rules and rtype == "Bundle":
+            walk.entry_profiles = entry_profiles(resource, self.bundle_rules)
         try:
             walk.resource(resource, expr, (), list(profiles), explicit_profiles=True)
         except RecursionError:
@@ -80,6 +87,36 @@ class Validator:
                     walk.issue("error", "exception", f"Rule {getattr(rule, '__name__', rule)} failed: {exc}",
                                expr, ())
         return walk.issues
+
+
+def entry_profiles(bundle: dict[str, Any], rules: Sequence[tuple[str | None, str]]) -> dict[int, list[str]]:
+    """id(entry resource) -> the profiles the bundle rules add to it (see Validator's `bundle_rules`)."""
+    found: dict[int, list[str]] = {}
+    per_type: dict[str, int] = {}
+    entries = bundle.get("entry") if isinstance(bundle.get("entry"), list) else []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            continue
+        rtype = str(resource.get("resourceType", ""))
+        nth = per_type.get(rtype, 0)
+        per_type[rtype] = nth + 1
+        for rule, profile in rules:
+            if _meets(rule, rtype, nth, index):
+                found.setdefault(id(resource), []).append(profile)
+    return found
+
+
+def _meets(rule: str | None, rtype: str, nth_of_type: int, index: int) -> bool:
+    if not rule:
+        return True
+    kind, _, number = rule.partition(":")
+    kind, number = kind.strip(), number.strip()
+    if kind.isdigit() and not number:
+        return int(kind) == index
+    if kind and kind != rtype:
+        return False
+    return not number or (number.isdigit() and int(number) == nth_of_type)
 
 
 def _describe(value: Any) -> str:

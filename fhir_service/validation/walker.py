@@ -91,6 +91,7 @@ class Walk:
         self.extension_stack: list[Any] = []  # urls of the extensions being walked (for extension contexts)
         # (element, resource frame) holding the extensions being walked: fhirpath contexts and context invariants
         self.extension_hosts: list[tuple[dict, ResourceFrame]] = []
+        self.entry_profiles: dict[int, list[str]] = {}  # Bundle entries given extra profiles (bundle rules)
         self.security_checks = security_checks
         self.example_urls = example_urls
         self.check_references = check_references
@@ -313,6 +314,7 @@ class Walk:
                 matching = next((url for url in profiles if self.conforms(val, url)), None)
                 if matching is not None:
                     profiles = [matching]
+            profiles += self.entry_profiles.get(id(val), [])  # the validator's bundle rules
             if isinstance(val, dict) and code not in ("Resource", "DomainResource") and \
                     val.get("resourceType") not in (None, code):
                 self.issue("error", "structure", f"This element must hold a {code}, not a {val.get('resourceType')}",

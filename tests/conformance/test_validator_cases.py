@@ -115,6 +115,14 @@ def _add_conformance(defs: Definitions, resource: Any) -> None:
     defs.add(resource)
 
 
+def _bundle_rules(case: dict[str, Any]) -> list[tuple[str | None, str]]:
+    """The case's `bundle-param` setting (the Java validator's -bundle rule profile)."""
+    param = case.get("bundle-param")
+    if isinstance(param, dict) and isinstance(param.get("profile"), str):
+        return [(param.get("rule"), param["profile"])]
+    return []
+
+
 def run_case(case: dict[str, Any], base_defs: Definitions) -> CaseResult:
     defs = base_defs.copy()
     sources = list(case.get("supporting", []))
@@ -130,7 +138,8 @@ def run_case(case: dict[str, Any], base_defs: Definitions) -> CaseResult:
     # the case's declared validator settings (as the HL7 test harness applies them)
     validator = Validator(defs, security_checks=bool(case.get("security-checks")),
                           example_urls=case.get("examples", True) is not False,
-                          check_references=case.get("validateReference") in ("CHECK_EXISTS", "CHECK_EXISTS_AND_TYPE"))
+                          check_references=case.get("validateReference") in ("CHECK_EXISTS", "CHECK_EXISTS_AND_TYPE"),
+                          bundle_rules=_bundle_rules(case))
     instance: Any = None
     try:
         instance = _load(case["file"], defs)

@@ -311,3 +311,18 @@ def test_unknown_extensions_at_example_domains_pass_as_in_the_java_validator(url
     patient = {"resourceType": "Patient", "text": NARRATIVE, "extension": [{"url": url, "valueString": "x"}]}
     check = Validator(definitions_with())
     assert (not errs(check, patient)) == allowed
+
+
+@pytest.mark.parametrize("rule,flagged", [("Patient:0", [0]), ("Patient:1", [2]), ("Patient", [0, 2]), ("2", [2]),
+                                          (None, [0, 2]), ("Practitioner", [])])
+def test_bundle_rules_validate_chosen_entries_against_a_profile(rule: str | None, flagged: list[int]) -> None:
+    named = profile(BASE + "named-patient", "Patient", [{"path": "Patient.name", "min": 1}])
+    nameless = {"resourceType": "Patient", "text": NARRATIVE}
+    entries = [nameless, {"resourceType": "Organization", "text": NARRATIVE, "name": "o"}, nameless]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": [{"fullUrl": f"urn:uuid:00000000-0000-4000-8000-00000000000{i}", "resource": dict(r)}
+                        for i, r in enumerate(entries)]}
+    check = Validator(definitions_with(named), bundle_rules=[(rule, named["url"])])
+    found = [i for i in errs(check, bundle) if "Patient.name: minimum required" in i.diagnostics
+             or ".name: minimum required" in i.diagnostics]
+    assert sorted({int(i.expression.split("[")[1].split("]")[0]) for i in found}) == flagged
