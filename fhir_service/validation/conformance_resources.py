@@ -132,6 +132,92 @@ def check_search_parameter(walk: "Walk", sp: dict[str, Any], expr: str, loc: Loc
                        loc + ("base", i))
 
 
+CQL_LANGUAGES = ("text/cql", "text/cql.identifier")
+
+
+def check_measure(walk: "Walk", measure: dict[str, Any], expr: str, loc: Location) -> None:
+    """CQL criteria of a Measure's stratifiers name a definition of one of its libraries (`Library.Name`, or
+    `Name` when it has one library), and that library's ELM defines it (the Java validator's MeasureValidator)."""
+    libraries = [lib for url in as_list(measure.get("library")) if isinstance(url, str)
+                 for lib in [walk.defs.resolve(url)] if isinstance(lib, dict) and lib.get("resourceType") == "Library"]
+    for i, group in enumerate(dicts(measure.get("group"))):
+        for j, stratifier in enumerate(dicts(group.get("stratifier"))):
+            criteria = stratifier.get("criteria")
+            if not isinstance(criteria, dict) or criteria.get("language") not in CQL_LANGUAGES \
+                    or not isinstance(criteria.get("expression"), str):
+                continue
+            where = (f"{expr}.group[{i}].stratifier[{j}].criteria", loc + ("group", i, "stratifier", j, "criteria"))
+            _check_cql_reference(walk, criteria["expression"], libraries, where)
+
+
+def _check_cql_reference(walk: "Walk", reference: str, libraries: list[dict[str, Any]],
+                         where: tuple[str, Location]) -> None:
+    if not libraries:
+        walk.issue("error", "business-rule", "No CQL Libraries found on this Measure", *where)
+        return
+    name, dot, target = reference.partition(".")
+    if dot:
+        matching = [lib for lib in libraries if lib.get("name") == name]
+        if not matching:
+            walk.issue("error", "business-rule", f"No matching Library found for the namespace {name}", *where)
+            return
+        library = matching[0]
+    elif len(libraries) == 1:
+        library, target = libraries[0], reference
+    else:
+        walk.issue("error", "business-rule", "There is more than one CQL library, so the expression must name "
+                   "the library it refers to", *where)
+        return
+    definitions = elm_definitions(library)
+    if definitions is None:
+        return  # no ELM to check against (the Java validator says so as information)
+    if target.strip().strip('"') not in definitions:
+        walk.issue("error", "business-rule", f"The function {target} does not exist in the library "
+                   f"{library.get('url')}", *where)
+
+
+def elm_definitions(library: dict[str, Any]) -> set[str] | None:
+    """The names an ELM translation in the Library's content defines (expression and function definitions);
+    None when it carries no readable ELM. The XML form is read with the DTD refused (no entity expansion)."""
+    import base64
+    import json
+    import xml.parsers.expat
+
+    for content in dicts(library.get("content")):
+        kind, data = content.get("contentType"), content.get("data")
+        if kind not in ("application/elm+xml", "application/elm+json") or not isinstance(data, str):
+            continue
+        try:
+            text = base64.b64decode(data)
+        except ValueError:
+            continue
+        names: set[str] = set()
+        if kind == "application/elm+json":
+            try:
+                statements = json.loads(text).get("library", {}).get("statements", {}).get("def", [])
+            except (ValueError, AttributeError):
+                continue
+            names.update(d.get("name") for d in statements if isinstance(d, dict) and isinstance(d.get("name"), str))
+            return names
+        parser = xml.parsers.expat.ParserCreate(namespace_separator="|")
+
+        def start(tag: str, attrs: dict[str, str]) -> None:
+            if tag.rpartition("|")[2] == "def" and isinstance(attrs.get("name"), str):
+                names.add(attrs["name"])
+
+        def refuse(*_: Any) -> None:
+            raise ValueError("a DTD is not accepted in ELM")
+
+        parser.StartElementHandler = start
+        parser.StartDoctypeDeclHandler = refuse
+        try:
+            parser.Parse(text, True)
+        except (ValueError, xml.parsers.expat.ExpatError):
+            continue
+        return names
+    return None
+
+
 def check_measure_report(walk: "Walk", report: dict[str, Any], expr: str, loc: Location) -> None:
     """A MeasureReport for a cohort measure has no measureScore (the Measure's scoring says what it reports)."""
     url = report.get("measure")

@@ -180,6 +180,8 @@ class Walk:
             conformance_resources.check_slicing_definitions(self, res, expr, loc)
         elif rtype == "SearchParameter" and not was_secondary:
             conformance_resources.check_search_parameter(self, res, expr, loc)
+        elif rtype == "Measure" and not was_secondary:
+            conformance_resources.check_measure(self, res, expr, loc)
         elif rtype == "MeasureReport" and not was_secondary:
             conformance_resources.check_measure_report(self, res, expr, loc)
         if rtype == "Bundle" and self.bundle_check is not None and not was_secondary:

@@ -140,3 +140,34 @@ def test_a_specialization_defines_a_new_type() -> None:
     same = _logical("http://example.test/sd/Foo", ["Foo"], base=foo["url"])
     assert any("must not be the same as the type in the base" in i.diagnostics
                for i in errors(check.validate(same)))
+
+
+def _library(names: list[str]) -> dict[str, Any]:
+    import base64
+    import json
+
+    elm = {"library": {"statements": {"def": [{"name": n} for n in names]}}}
+    return {"resourceType": "Library", "url": "http://example.test/Library/Screening", "name": "Screening",
+            "status": "active", "type": {"text": "logic-library"},
+            "content": [{"contentType": "application/elm+json",
+                         "data": base64.b64encode(json.dumps(elm).encode()).decode()}]}
+
+
+def _measure(expression: str, library: str | None = "http://example.test/Library/Screening") -> dict[str, Any]:
+    measure: dict[str, Any] = {
+        "resourceType": "Measure", "text": NARRATIVE, "url": "http://example.test/Measure/s", "status": "active",
+        "group": [{"stratifier": [{"code": {"text": "age"},
+                                   "criteria": {"language": "text/cql", "expression": expression}}]}]}
+    if library:
+        measure["library"] = [library]
+    return measure
+
+
+def test_cql_stratifier_criteria_name_a_definition_of_the_measure_library() -> None:
+    check = Validator(definitions_with(_library(["Initial Population", "AgesUpToNine"])))
+    assert not errors(check.validate(_measure("Screening.AgesUpToNine")))
+    assert not errors(check.validate(_measure("AgesUpToNine")))  # the only library
+    missing = errors(check.validate(_measure("Screening.AgesUpToTen")))
+    assert [i.diagnostics for i in missing] == [
+        "The function AgesUpToTen does not exist in the library http://example.test/Library/Screening"]
+    assert any("No CQL Libraries" in i.diagnostics for i in errors(check.validate(_measure("X.Y", None))))
