@@ -35,6 +35,29 @@ def check_structure_definition(walk: "Walk", sd: dict[str, Any], expr: str, loc:
 
 
 OPEN_TYPE_CODES = {"Resource", "DomainResource", "Element", "BackboneElement"}
+INHERIT_OBLIGATIONS = "http://hl7.org/fhir/StructureDefinition/inherit-obligations"
+OBLIGATION_PROFILE = "http://hl7.org/fhir/StructureDefinition/obligation-profile"
+
+
+def check_inherited_obligations(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:
+    """A profile inheriting the obligations of another (`inherit-obligations`) names an obligation profile
+    (one flagged `obligation-profile`) on the same base, as the Java validator requires."""
+    for i, ext in enumerate(as_list(sd.get("extension"))):
+        if not isinstance(ext, dict) or ext.get("url") != INHERIT_OBLIGATIONS:
+            continue
+        url = ext.get("valueCanonical")
+        source = walk.defs.resolve(url) if isinstance(url, str) else None
+        if not isinstance(source, dict) or source.get("resourceType") != "StructureDefinition":
+            continue
+        where = (f"{expr}.extension[{i}]", loc + ("extension", i))
+        flagged = any(isinstance(e, dict) and e.get("url") == OBLIGATION_PROFILE and e.get("valueBoolean") is True
+                      for e in as_list(source.get("extension")))
+        if not flagged:
+            walk.issue("error", "business-rule", f"The profile '{url}' is not marked as an obligation profile",
+                       *where)
+        elif source.get("baseDefinition") != sd.get("baseDefinition"):
+            walk.issue("error", "business-rule", f"The profile '{url}' has a different base "
+                       f"'{source.get('baseDefinition')}' from that expected '{sd.get('baseDefinition')}'", *where)
 
 
 def check_type_and_paths(walk: "Walk", sd: dict[str, Any], expr: str, loc: Location) -> None:

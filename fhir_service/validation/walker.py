@@ -177,6 +177,7 @@ class Walk:
             conformance_resources.check_fixed_values_kept(self, res, expr, loc)
             conformance_resources.check_type_profiles(self, res, expr, loc)
             conformance_resources.check_type_and_paths(self, res, expr, loc)
+            conformance_resources.check_inherited_obligations(self, res, expr, loc)
             conformance_resources.check_slicing_definitions(self, res, expr, loc)
         elif rtype == "SearchParameter" and not was_secondary:
             conformance_resources.check_search_parameter(self, res, expr, loc)

@@ -171,3 +171,36 @@ def test_cql_stratifier_criteria_name_a_definition_of_the_measure_library() -> N
     assert [i.diagnostics for i in missing] == [
         "The function AgesUpToTen does not exist in the library http://example.test/Library/Screening"]
     assert any("No CQL Libraries" in i.diagnostics for i in errors(check.validate(_measure("X.Y", None))))
+
+
+def test_inherited_obligations_come_from_an_obligation_profile_on_the_same_base() -> None:
+    def patient_profile(url: str, base: str, flagged: bool, inherits: str | None = None) -> dict[str, Any]:
+        sd = profile([{"id": "Patient.name", "path": "Patient.name", "min": 1}], url=url, type="Patient",
+                     baseDefinition=base)
+        extensions = []
+        if flagged:
+            extensions.append({"url": "http://hl7.org/fhir/StructureDefinition/obligation-profile",
+                               "valueBoolean": True})
+        if inherits:
+            extensions.append({"url": "http://hl7.org/fhir/StructureDefinition/inherit-obligations",
+                               "valueCanonical": inherits})
+        if extensions:
+            sd["extension"] = extensions
+        return sd
+
+    core = "http://hl7.org/fhir/StructureDefinition/Patient"
+    base = patient_profile("http://example.test/sd/base", core, True)
+    obliging = patient_profile("http://example.test/sd/obliging", base["url"], True)
+    unflagged = patient_profile("http://example.test/sd/plain", base["url"], False)
+    elsewhere = patient_profile("http://example.test/sd/elsewhere", core, True)
+    check = Validator(definitions_with(base, obliging, unflagged, elsewhere))
+
+    def issues_inheriting(url: str) -> list[str]:
+        sd = patient_profile("http://example.test/sd/derived", base["url"], False, inherits=url)
+        return [i.diagnostics for i in errors(check.validate(sd)) if "obligation" in i.diagnostics
+                or "different base" in i.diagnostics]
+
+    assert issues_inheriting(obliging["url"]) == []
+    assert issues_inheriting(unflagged["url"]) == [
+        "The profile 'http://example.test/sd/plain' is not marked as an obligation profile"]
+    assert "has a different base" in issues_inheriting(elsewhere["url"])[0]
