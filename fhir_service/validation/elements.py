@@ -91,6 +91,7 @@ class ElementDef:
     binding_strength: str | None = None
     binding_valueset: str | None = None
     additional_bindings: tuple[tuple[str, str], ...] = ()  # (purpose, value set) of R5-style additional bindings
+    narrative_controls: dict[str, str] = field(default_factory=dict)  # "language" / "source" -> control code
     constraints: list[Constraint] = field(default_factory=list)
     slicing: Slicing | None = None
     slices: list["ElementDef"] = field(default_factory=list)
@@ -155,6 +156,8 @@ def _max(value: str | None) -> int:
         return UNBOUNDED
 
 
+NARRATIVE_CONTROLS = {"http://hl7.org/fhir/StructureDefinition/narrative-language-control": "language",
+                      "http://hl7.org/fhir/StructureDefinition/narrative-source-control": "source"}
 ADDITIONAL_BINDING_URLS = ("http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition.binding.additional",
                            "http://hl7.org/fhir/tools/StructureDefinition/additional-binding")
 
@@ -222,6 +225,8 @@ def _element(raw: dict[str, Any]) -> ElementDef:
             elem.min_length = ext["valueInteger"]
         elif str(ext.get("url", "")).endswith(MUST_HAVE_VALUE_EXT) and ext.get("valueBoolean") is True:
             elem.must_have_value = True
+        elif ext.get("url") in NARRATIVE_CONTROLS and isinstance(ext.get("valueCode"), str):
+            elem.narrative_controls = {**elem.narrative_controls, NARRATIVE_CONTROLS[ext["url"]]: ext["valueCode"]}
     if ref:
         elem.content_ref = ref.split("#", 1)[-1]
     elem.fixed, elem.fixed_type = _prefixed(raw, "fixed")

@@ -25,7 +25,7 @@ from fhir_service.validation.guards import any_present, is_pure
 from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Issue, Location
 from fhir_service.validation.primitives import HTML_TAG, REGEXES, check_primitive, json_type_name
-from fhir_service.validation.xhtml import check_xhtml, local_links
+from fhir_service.validation.xhtml import check_xhtml, local_links, narrative_control_problems
 
 MAX_DEPTH = 120  # JSON nesting levels; real resources stay far below (Questionnaire items ~10)
 FHIR_SD = "http://hl7.org/fhir/StructureDefinition/"
@@ -294,6 +294,13 @@ class Walk:
             self.extension_stack.pop()
         if code in datatypes.CHECKS:
             datatypes.CHECKS[code](self, val, elem, expr, loc)
+        if code == "Narrative" and elem.narrative_controls and isinstance(val.get("div"), str):
+            language = frame.resource.get("language") if isinstance(frame.resource, dict) else None
+            for message in narrative_control_problems(
+                    val["div"], elem.narrative_controls.get("language"), elem.narrative_controls.get("source"),
+                    language if isinstance(language, str) else None,
+                    f"StructureDefinition[{structure.url}]" if structure is not None else "the profile"):
+                self.issue("error", "business-rule", message, expr, loc)
         context_type = code if code and code not in ("BackboneElement", "Element") and not is_resource else \
             (val.get("resourceType") if is_resource else elem.base_path)
         self.invariants(val, elem.constraints, type_root.constraints if type_root is not None else (),

@@ -97,3 +97,76 @@ def _with_entities(text: str) -> str:
     for name, ref in _ENTITIES.items():
         text = text.replace(f"&{name};", ref)
     return text
+
+
+LANGUAGE_CONTROL_EXT = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
+SOURCE_CONTROL_EXT = "http://hl7.org/fhir/StructureDefinition/narrative-source-control"
+SOURCE_CLASSES = ("boilerplate", "generated", "original")
+
+
+def _top_level(text: str) -> list[tuple[dict[str, str] | None, str]] | None:
+    """The nodes directly inside the root div: (attributes, text) of each child element, (None, text) of each
+    non-blank text node; None when the div is not well-formed."""
+    nodes: list[tuple[dict[str, str] | None, str]] = []
+    depth = 0
+    parser = xml.parsers.expat.ParserCreate(namespace_separator=" ")
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth == 2:
+            nodes.append(({k.rpartition(" ")[2]: v for k, v in attrs.items()}, ""))
+
+    def end(name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def chars(data: str) -> None:
+        if depth == 1 and data.strip():
+            nodes.append((None, data.strip()))
+        elif depth >= 2 and nodes and nodes[-1][0] is not None:
+            nodes[-1] = (nodes[-1][0], nodes[-1][1] + data)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = chars
+    try:
+        parser.Parse(_with_entities(text), True)
+    except xml.parsers.expat.ExpatError:
+        return None
+    return nodes
+
+
+def narrative_control_problems(text: str, language_control: str | None, source_control: str | None,
+                               resource_language: str | None, profile: str) -> list[str]:
+    """What a profile's narrative controls (extensions on the element holding the Narrative) find wrong.
+
+    narrative-language-control: `_no` (no language sections: child divs with a lang), `_yes` (they are
+    required), `_resource` (one for the resource's language is required). narrative-source-control: every node
+    directly in the div says where its text comes from with a class (boilerplate, generated or original); the
+    Java validator reports a missing one as an error whatever the extension's value, and so does this.
+    """
+    nodes = _top_level(text)
+    if nodes is None:
+        return []  # not well-formed: reported by check_xhtml
+    problems: list[str] = []
+    languages = sorted({attrs.get("lang") or attrs.get("xml:lang") or "" for attrs, _ in nodes
+                        if attrs is not None and (attrs.get("lang") or attrs.get("xml:lang"))})
+    if language_control == "_no" and languages:
+        problems.append(f"The xhtml has some language sections ({', '.join(languages)}), but language sections "
+                        f"are prohibited in this context by the profile {profile}")
+    elif language_control == "_yes" and not languages:
+        problems.append(f"The xhtml has no language sections, but language sections are required in this context "
+                        f"by the profile {profile}")
+    elif language_control == "_resource" and resource_language and resource_language not in languages:
+        problems.append(f"The profile {profile} requires a section in the narrative for the resource language "
+                        f"({resource_language}), but it was not found (found {', '.join(languages) or 'none'})")
+    if source_control:
+        for attrs, content in nodes:
+            classes = (attrs or {}).get("class", "").split()
+            if not any(c in SOURCE_CLASSES for c in classes):
+                shown = " ".join(content.split())[:60]
+                problems.append(f"The xhtml node at '{shown}' does not have a class attribute to indicate its "
+                                f"source (boilerplate, generated, or original) and this is required by the "
+                                f"profile {profile}")
+    return problems

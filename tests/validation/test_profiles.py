@@ -326,3 +326,41 @@ def test_bundle_rules_validate_chosen_entries_against_a_profile(rule: str | None
     found = [i for i in errs(check, bundle) if "Patient.name: minimum required" in i.diagnostics
              or ".name: minimum required" in i.diagnostics]
     assert sorted({int(i.expression.split("[")[1].split("]")[0]) for i in found}) == flagged
+
+
+def _narrative_profile(name: str, url: str, code: str) -> dict[str, Any]:
+    return profile(BASE + name, "Patient", [{"path": "Patient.text", "extension": [{"url": url, "valueCode": code}]}])
+
+
+LANGUAGE_CONTROL = "http://hl7.org/fhir/StructureDefinition/narrative-language-control"
+TWO_LANGUAGES = ('<div xmlns="http://www.w3.org/1999/xhtml"><div lang="de" xml:lang="de">Hallo</div>'
+                 '<div lang="pt" xml:lang="pt">Olá</div></div>')
+
+
+@pytest.mark.parametrize("control,div,language,problem", [
+    ("_no", TWO_LANGUAGES, None, "some language sections (de, pt), but language sections are prohibited"),
+    ("_no", '<div xmlns="http://www.w3.org/1999/xhtml">Hello</div>', None, None),
+    ("_yes", '<div xmlns="http://www.w3.org/1999/xhtml">Hello</div>', None, "no language sections"),
+    ("_yes", TWO_LANGUAGES, None, None),
+    ("_resource", TWO_LANGUAGES, "en", "resource language (en), but it was not found (found de, pt)"),
+    ("_resource", TWO_LANGUAGES, "de", None),
+])
+def test_narrative_language_control(control: str, div: str, language: str | None, problem: str | None) -> None:
+    controlled = _narrative_profile("lang-" + control.strip("_"), LANGUAGE_CONTROL, control)
+    check = Validator(definitions_with(controlled))
+    patient: dict[str, Any] = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+    if language:
+        patient["language"] = language
+    found = [i.diagnostics for i in errs(check, patient, controlled["url"]) if "language" in i.diagnostics]
+    assert (problem is None and not found) or (problem is not None and problem in found[0]), found
+
+
+def test_narrative_source_control_needs_a_source_class_on_each_top_level_node() -> None:
+    controlled = _narrative_profile("sourced", "http://hl7.org/fhir/StructureDefinition/narrative-source-control",
+                                    "warning")
+    check = Validator(definitions_with(controlled))
+    div = ('<div xmlns="http://www.w3.org/1999/xhtml">Loose text<h1 class="boilerplate">Title</h1>'
+           '<p>No source</p><p class="generated">Made</p></div>')
+    patient = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
+    found = [i.diagnostics for i in errs(check, patient, controlled["url"])]
+    assert [m.split("'")[1] for m in found] == ["Loose text", "No source"]
