@@ -37,6 +37,10 @@ CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CASE_IDENTIFIER = f"{BASE}/case"
+# Business identifier of every resource the builder makes: `<case>/<key>`, the same key the id is a uuid5 of, so
+# it is as stable as the id. Servers that assign their own ids (HAPI's default, most EHRs) ignore the id on
+# create; a conditional create on this identifier (to-transaction) is what makes a second load create nothing.
+RESOURCE_IDENTIFIER = f"{BASE}/case-resource"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, f"{BASE}/cases")
 
 CONDITION_PROFILES = {"crs": "cart-crs", "icans": "cart-icans", "iec-hs": "cart-iec-hs", "malignancy": "cart-malignancy",
@@ -194,6 +198,10 @@ class CaseBuilder:
     def rid(self, key: str) -> str:
         return str(uuid.uuid5(NAMESPACE, f"{self.case}/{key}"))
 
+    def identifier(self, key: str) -> dict[str, str]:
+        """The resource's business identifier, as stable as its id (both come from the case and the key)."""
+        return {"system": RESOURCE_IDENTIFIER, "value": f"{self.case}/{key}"}
+
     def ref(self, key: str) -> dict[str, str]:
         return {"reference": f"urn:uuid:{self.rid(key)}"}
 
@@ -210,6 +218,7 @@ class CaseBuilder:
             raise ValueError(f"{self.case}: two events share the key {key!r}; give one of them a distinct 'id'")
         self.keys.add(key)
         resource_id = self.rid(key)
+        resource["identifier"] = [*resource.get("identifier", []), self.identifier(key)]
         if "text" not in resource:  # dom-6: a short generated narrative, for people browsing the server
             resource["text"] = self.narrative([_summary(resource, day)])
         resource = {"resourceType": resource["resourceType"], "id": resource_id,

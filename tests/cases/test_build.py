@@ -5,11 +5,12 @@ import csv
 import json
 import shutil
 import textwrap
+import uuid
 from pathlib import Path
 
 import pytest
 
-from fhir_service.cases.build import build_bundle, build_file, render
+from fhir_service.cases.build import NAMESPACE, RESOURCE_IDENTIFIER, build_bundle, build_file, render
 from fhir_service.cases.schema import TimelineError, load_timeline_text
 from fhir_service.cases.terminology import CODES_CSV, project_codes
 from fhir_service.cli import main as cli_main
@@ -58,6 +59,46 @@ def test_ids_are_uuid5_of_case_and_event_and_full_urls_match() -> None:
         assert entry["fullUrl"] == f"urn:uuid:{entry['resource']['id']}"
     other = build_bundle(load_timeline_text(SMALL.replace("case: small-case", "case: other-case")))
     assert not set(ids) & {e["resource"]["id"] for e in other["entry"]}
+
+
+def _resource_identifiers(resource: dict) -> list[str]:
+    return [i["value"] for i in resource.get("identifier", []) if i["system"] == RESOURCE_IDENTIFIER]
+
+
+def test_every_resource_has_one_business_identifier_as_stable_as_its_id() -> None:
+    """`<case>/<key>`: the id is uuid5 of the same string, so identifier and id change (or not) together."""
+    bundle = small_bundle()
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        values = _resource_identifiers(resource)
+        assert len(values) == 1 and values[0].startswith("small-case/")
+        assert resource["id"] == str(uuid.uuid5(NAMESPACE, values[0]))
+    patient = next(resources(bundle, "Patient"))
+    # the case identifier stays first: clients search Patient?identifier=<base>/case|<case>
+    assert patient["identifier"][0] == {"system": "https://fhir.cart-tox.org/case", "value": "small-case"}
+    other = build_bundle(load_timeline_text(SMALL.replace("case: small-case", "case: other-case")))
+    assert {v for r in resources(other) for v in _resource_identifiers(r)}.isdisjoint(
+        {v for r in resources(bundle) for v in _resource_identifiers(r)})
+
+
+def test_a_day_block_appended_later_leaves_earlier_identifiers_alone() -> None:
+    before = {e["resource"]["id"]: _resource_identifiers(e["resource"]) for e in small_bundle()["entry"]}
+    appended = SMALL + "  - day: 20\n    labs: [{key: lab.ferritin, value: 1, unit: ng/mL}]\n"
+    after = {e["resource"]["id"]: _resource_identifiers(e["resource"])
+             for e in build_bundle(load_timeline_text(appended))["entry"]}
+    assert all(after[rid] == values for rid, values in before.items())
+    assert len(after) == len(before) + 1
+
+
+def test_committed_bundles_give_every_resource_a_unique_business_identifier(bundles: dict) -> None:
+    seen: set[str] = set()
+    for case, bundle in bundles.items():
+        for resource in resources(bundle):
+            values = _resource_identifiers(resource)
+            assert len(values) == 1 and values[0].startswith(f"{case}/"), (case, resource["id"])
+            assert values[0] not in seen
+            seen.add(values[0])
+            assert resource["id"] == str(uuid.uuid5(NAMESPACE, values[0]))
 
 
 def test_a_bundle_is_a_collection_naming_its_source() -> None:

@@ -190,7 +190,7 @@ def test_a_fresh_copy_loads_as_a_distinct_patient(tmp_path: Path) -> None:
 
         observations = sum(1 for e in case["entry"] if e["resource"]["resourceType"] == "Observation")
         load(case)
-        load(redated_only)  # same identity: updates the same patient's resources, nothing new
+        load(redated_only)  # same identifiers: every conditional create matches, nothing new is created
         assert count("Patient") == 1 and count("Observation") == observations
         load(copy)
         assert count("Patient") == 2 and count("Observation") == 2 * observations
