@@ -60,9 +60,10 @@ def generate_snapshot(sd: dict[str, Any], definitions: "Definitions", *, lenient
 
     `sd` is not modified (it may be a shared, cached resource). Raises SnapshotError when the differential
     does not fit the base, when the base cannot be found, or when definitions refer to each other in a circle.
-    `lenient`: differential elements that match no element of the base are left out instead (what the Java
-    generator does, reporting them as messages), so that a validator can still use the rest of the profile;
-    the strict default is what checks a profile itself.
+    `lenient`: differential elements that match no element of the base are left out instead, and a
+    cardinality the base does not allow leaves the base's (what the Java generator does, reporting them as
+    messages), so that a validator can still use the rest of the profile; the strict default is what checks a
+    profile itself.
     """
     url = sd.get("url") or sd.get("id") or "?"
     active: set[str] = _active()
@@ -180,7 +181,12 @@ class _Generator:
         self.check_shape(diff)
         if "type" in diff:
             self.check_types(base, diff)
-        self.check_cardinality(base, diff)
+        try:
+            self.check_cardinality(base, diff)
+        except SnapshotError:
+            if not self.lenient:
+                raise
+            diff = {k: v for k, v in diff.items() if k not in ("min", "max")}  # the base's cardinality stands
         self.check_binding(base, diff)
         merged = merge_element(base, diff, self.url)
         inherited = self._profile_constraints(diff)

@@ -310,6 +310,12 @@ def test_lenient_generation_leaves_out_what_matches_nothing(definitions: Definit
     flawed = profile("Patient", el("Patient.dateOfBirth", min=1), el("Patient.gender", min=1))
     snap = {e["id"]: e for e in generate_snapshot(flawed, definitions, lenient=True)["snapshot"]["element"]}
     assert snap["Patient.gender"]["min"] == 1 and "Patient.dateOfBirth" not in snap
+    widened = profile("Patient", el("Patient.gender", min=1, max="*"), el("Patient.active", min=1))
+    with pytest.raises(SnapshotError, match="exceeds the base's max"):
+        generate_snapshot(widened, definitions)
+    lenient = {e["id"]: e for e in generate_snapshot(widened, definitions, lenient=True)["snapshot"]["element"]}
+    assert (lenient["Patient.gender"]["min"], lenient["Patient.gender"]["max"]) == (0, "1")  # the base's stands
+    assert lenient["Patient.active"]["min"] == 1
 
 
 def test_the_children_every_type_of_a_choice_shares_can_be_constrained(definitions: Definitions) -> None:
