@@ -2,9 +2,12 @@
 
 Every resource id becomes a uuid5 of (seed, Type/old id); a `urn:uuid:` fullUrl that equalled the id follows
 it, any other urn:uuid becomes a uuid5 of (seed, old urn), and a RESTful fullUrl keeps its base with the new
-id. References (urn, relative, absolute) are rewritten through the same map. Every Identifier value gets one
-suffix `~<8 hex of the seed>` (the same suffix on the Bundle's and the Patient's case identifier keeps them
-linked), so a conditional create on the identifier makes a new patient. Same seed, same output.
+id. References (urn, relative, absolute) are rewritten through the same map. Every Identifier the Bundle owns
+(of the Bundle, of each resource, of contained resources and backbone elements) gets one suffix
+`~<8 hex of the seed>` (the same suffix on the Bundle's and the Patient's case identifier keeps them linked), so
+a conditional create on any identifier makes new resources. A logical reference (`Reference.identifier`) follows
+only when it names one of those identifiers: an identifier from outside (an NPI, another system's MRN) names the
+same thing in the copy. Same seed, same output.
 """
 from __future__ import annotations
 
@@ -74,19 +77,56 @@ def refresh(bundle: dict[str, Any], seed: str) -> dict[str, Any]:
     return _suffix_identifiers(out, suffix_of(seed))
 
 
-def _suffix_identifiers(value: Any, suffix: str) -> Any:
+REFERENCE_KEYS = frozenset({"id", "extension", "reference", "type", "identifier", "display"})
+
+
+def _is_reference(node: dict[str, Any]) -> bool:
+    """A Reference (its `identifier` is a single Identifier), told apart from a resource or backbone element."""
+    return "resourceType" not in node and isinstance(node.get("identifier"), dict) and node.keys() <= REFERENCE_KEYS
+
+
+def _key(identifier: Any) -> tuple[Any, Any] | None:
+    if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+        return identifier.get("system"), identifier["value"]
+    return None
+
+
+def _owned(value: Any, found: set[tuple[Any, Any]]) -> set[tuple[Any, Any]]:
+    """(system, value) of every Identifier the tree owns (not those of logical references)."""
     if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "identifier" and not _is_reference(value):
+                for identifier in item if isinstance(item, list) else [item]:
+                    if _key(identifier):
+                        found.add(_key(identifier))  # type: ignore[arg-type]
+            elif isinstance(item, (dict, list)):
+                _owned(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _owned(item, found)
+    return found
+
+
+def _suffix_identifiers(value: Any, suffix: str, owned: set[tuple[Any, Any]] | None = None) -> Any:
+    if owned is None:
+        owned = _owned(value, set())
+    if isinstance(value, dict):
+        reference = _is_reference(value)
         out = {}
         for key, item in value.items():
             if key == "identifier":
-                out[key] = [_suffixed(i, suffix) for i in item] if isinstance(item, list) else _suffixed(item, suffix)
+                if reference:
+                    out[key] = _suffixed(item, suffix) if _key(item) in owned else item
+                else:
+                    out[key] = [_suffixed(i, suffix) for i in item] if isinstance(item, list) \
+                        else _suffixed(item, suffix)
             elif isinstance(item, (dict, list)):
-                out[key] = _suffix_identifiers(item, suffix)
+                out[key] = _suffix_identifiers(item, suffix, owned)
             else:
                 out[key] = item
         return out
     if isinstance(value, list):
-        return [_suffix_identifiers(item, suffix) for item in value]
+        return [_suffix_identifiers(item, suffix, owned) for item in value]
     return value
 
 
