@@ -19,6 +19,7 @@ from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile
 FHIR_TYPE_EXT = "http://hl7.org/fhir/StructureDefinition/structuredefinition-fhir-type"
 MIN_LENGTH_EXT = "http://hl7.org/fhir/StructureDefinition/minLength"
 MUST_HAVE_VALUE_EXT = "/StructureDefinition/extension-ElementDefinition.mustHaveValue"
+VALUE_ALTERNATIVES_EXT = "/StructureDefinition/extension-ElementDefinition.valueAlternatives"
 SYSTEM_TYPES = {
     "http://hl7.org/fhirpath/System.String": "string",
     "http://hl7.org/fhirpath/System.Boolean": "boolean",
@@ -104,6 +105,7 @@ class ElementDef:
     is_modifier: bool = False
     min_length: int | None = None  # the minLength extension on the element definition
     must_have_value: bool = False  # the (R5 / cross-version) mustHaveValue extension
+    value_alternatives: tuple[str, ...] = ()  # R5 valueAlternatives: extensions that may stand for a value
     base_max: int = UNBOUNDED  # the base definition's max decides the JSON shape (array or not)
 
     @property
@@ -225,6 +227,8 @@ def _element(raw: dict[str, Any]) -> ElementDef:
             elem.min_length = ext["valueInteger"]
         elif str(ext.get("url", "")).endswith(MUST_HAVE_VALUE_EXT) and ext.get("valueBoolean") is True:
             elem.must_have_value = True
+        elif str(ext.get("url", "")).endswith(VALUE_ALTERNATIVES_EXT) and isinstance(ext.get("valueCanonical"), str):
+            elem.value_alternatives = (*elem.value_alternatives, ext["valueCanonical"])
         elif ext.get("url") in NARRATIVE_CONTROLS and isinstance(ext.get("valueCode"), str):
             elem.narrative_controls = {**elem.narrative_controls, NARRATIVE_CONTROLS[ext["url"]]: ext["valueCode"]}
     if ref:

@@ -618,6 +618,12 @@ class Walk:
         if val is None and elem.must_have_value:
             self.issue("error", "required", f"The element definition {elem.path} requires that a value be present "
                        "in this element (extensions alone are not enough)", expr, loc)
+        if val is None and elem.value_alternatives and isinstance(prim_ext, dict):
+            present = {e.get("url") for e in as_list(prim_ext.get("extension")) if isinstance(e, dict)}
+            if not present & set(elem.value_alternatives):
+                shown = " or ".join(f"'{url}'" for url in elem.value_alternatives)
+                self.issue("error", "required", f"The element definition {elem.path} requires that if a value is "
+                           f"not present, the extension {shown} must be present", expr, loc)
         if elem.constraints:
             self.invariants(val, elem.constraints, (), expr, loc, frame, code, False)
 

@@ -364,3 +364,22 @@ def test_narrative_source_control_needs_a_source_class_on_each_top_level_node() 
     patient = {"resourceType": "Patient", "text": {"status": "generated", "div": div}}
     found = [i.diagnostics for i in errs(check, patient, controlled["url"])]
     assert [m.split("'")[1] for m in found] == ["Loose text", "No source"]
+
+
+def test_value_alternatives_name_the_extensions_that_may_stand_for_a_missing_value() -> None:
+    absent = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+    alternative = profile(BASE + "active-or-absent", "Patient", [{
+        "path": "Patient.active", "min": 1,
+        "extension": [{"url": "http://hl7.org/fhir/5.0/StructureDefinition/extension-ElementDefinition."
+                              "valueAlternatives", "valueCanonical": absent}]}])
+    check = Validator(definitions_with(alternative))
+
+    def patient(url: str, code: str) -> dict[str, Any]:
+        return {"resourceType": "Patient", "text": NARRATIVE,
+                "_active": {"extension": [{"url": url, "valueCode": code}]}}
+
+    assert not errs(check, patient(absent, "masked"), alternative["url"])
+    flagged = errs(check, patient("http://hl7.org/fhir/StructureDefinition/iso21090-nullFlavor", "MSK"),
+                   alternative["url"])
+    assert any("if a value is not present, the extension" in i.diagnostics for i in flagged)
+    assert not errs(check, {"resourceType": "Patient", "text": NARRATIVE, "active": True}, alternative["url"])
