@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 _SIMPLE = re.compile(
     r"^\(?\s*(?P<path>[A-Z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+)\s*"
-    r"(?:(?:\s+as\s+|\.as\(\s*|\.ofType\(\s*)(?P<cast>[A-Za-z]+)\s*\)?)?\s*\)?$"
+    r"(?:(?:\s+as\s+|\.as\(\s*|\.ofType\(\s*)(?P<cast>[A-Za-z]+)\s*\)?)?\s*\)?"
+    r"(?P<tail>(?:\.[a-z][A-Za-z]*)*)$"
 )
 Evaluator = Callable[[dict[str, Any]], list[Any]]
 _COMPLEX_STOP = {"BackboneElement", "Element"}
@@ -71,23 +72,66 @@ def _steps(definitions: Any, path: str) -> list[tuple[str, list[str] | None]] | 
 
 
 _EXTENSION = re.compile(
-    r"^(?P<base>[A-Z][A-Za-z]*(?:\.[a-z][A-Za-z]*)*)\.extension"
+    r"^(?P<base>[A-Z][A-Za-z]*(?:\.[a-z][A-Za-z]*|\.ofType\(\s*[A-Za-z]+\s*\))*)\.extension"
     r"(?:\(\s*'(?P<url1>[^']+)'\s*\)|\.where\(\s*url\s*=\s*'(?P<url2>[^']+)'\s*\))"
     r"(?P<value>\.value(?:\.ofType\(\s*(?P<type>[A-Za-z]+)\s*\))?)?$"
 )
+_LAST_MEMBER = re.compile(r"^(?P<parent>.+?)(?:\.ofType\(\s*(?P<cast>[A-Za-z]+)\s*\))?\.(?P<member>[a-z][A-Za-z]*)$")
+
+
+def _owners(base: str, definitions: Any) -> Callable[[dict[str, Any]], list[Any]] | None:
+    """The JSON objects that hold the extensions of `base`: the element itself when it is complex, its
+    `_name` sibling when it is a primitive (FHIR JSON puts a primitive's extensions there)."""
+    if "." not in base:
+        return lambda resource: [resource] if resource.get("resourceType") == base else []
+    match = _LAST_MEMBER.match(base)
+    if not match or definitions is None:
+        return None
+    parent_expression, cast, member = match.group("parent"), match.group("cast"), match.group("member")
+    if cast:
+        parent = compile_simple(f"{parent_expression}.ofType({cast})", definitions)
+        steps = _steps(definitions, f"{cast}.{member}") if cast[0].isupper() else None
+    else:
+        parent = compile_simple(parent_expression, definitions) if "." in parent_expression else (
+            lambda resource: [resource] if resource.get("resourceType") == parent_expression else [])
+        steps = _steps(definitions, base) if "(" not in base else None
+        if steps and "." in parent_expression:  # only the last step may differ from the resource's own walk
+            steps = steps[-1:]
+    if parent is None or not steps:
+        return None
+    names = steps[-1][1] or [steps[-1][0]]
+
+    def owners(resource: dict[str, Any]) -> list[Any]:
+        out: list[Any] = []
+        for holder in parent(resource):
+            if not isinstance(holder, dict):
+                continue
+            for name in names:
+                value = holder.get(name)
+                if isinstance(value, dict):
+                    out.append(value)
+                elif isinstance(value, list):
+                    out.extend(v for v in value if isinstance(v, dict))
+                shadow = holder.get("_" + name)
+                if isinstance(shadow, dict):
+                    out.append(shadow)
+                elif isinstance(shadow, list):
+                    out.extend(v for v in shadow if isinstance(v, dict))
+        return out
+
+    return owners
 
 
 def _compile_extension(expression: str, definitions: Any) -> Evaluator | None:
-    """`X.extension('url')`, `X.extension.where(url = 'url').value[.ofType(T)]`: the project's own
-    SearchParameters (relative-day, grading-system, ...) are all of this shape."""
+    """`X.extension('url')`, `X.extension.where(url = 'url').value[.ofType(T)]`, also on elements and
+    primitives (`Condition.abatement.extension(...)`): the project's own SearchParameters (relative-day,
+    grading-system, ...) are all of this shape."""
     match = _EXTENSION.match(expression.strip())
     if not match:
         return None
-    base = match.group("base")
-    if "." in base:
-        return None  # extensions of primitives live in `_name` siblings: the engine knows that
-    type_name = base
-    parent: Evaluator = lambda resource: [resource] if resource.get("resourceType") == type_name else []  # noqa: E731
+    parent = _owners(match.group("base"), definitions)
+    if parent is None:
+        return None
     url = match.group("url1") or match.group("url2")
     wants_value = match.group("value") is not None
     value_type = match.group("type")
@@ -164,6 +208,14 @@ def compile_simple(expression: str, definitions: Any) -> Evaluator | None:
             return lambda resource: []
         choices = [wanted]
     keys: list[list[str]] = [[name] for name, _ in steps[:-1]] + [choices or [last_name]]
+    tail = match.group("tail")
+    if tail:  # `(Observation.value as CodeableConcept).text`: members of the chosen type
+        if not cast or not cast[0].isupper():
+            return None
+        more = _steps(definitions, cast + tail)
+        if not more or any(more_choices for _, more_choices in more[:-1]):
+            return None
+        keys += [[name] for name, _ in more[:-1]] + [more[-1][1] or [more[-1][0]]]
     resource_type = match.group("path").split(".")[0]
 
     def evaluate(resource: dict[str, Any]) -> list[Any]:

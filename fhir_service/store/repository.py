@@ -95,6 +95,32 @@ class SearchResult:
     ignored: list[str] = field(default_factory=list)  # parameters ignored (lenient handling), for the OO
 
 
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+
+
+class UpdateResult(tuple):  # type: ignore[type-arg]
+    """What `update` did: still the pair (stored, created) callers unpack, plus `outcome`, one of
+    created / updated / unchanged (a bulk import reports each; `created` alone cannot tell the last two
+    apart)."""
+
+    outcome: str
+
+    def __new__(cls, stored: StoredResource, outcome: str) -> "UpdateResult":
+        if outcome not in (CREATED, UPDATED, UNCHANGED):
+            raise ValueError(f"unknown update outcome {outcome!r}")
+        result = super().__new__(cls, (stored, outcome == CREATED))
+        result.outcome = outcome
+        return result
+
+    @property
+    def stored(self) -> StoredResource:
+        return self[0]
+
+    @property
+    def created(self) -> bool:
+        return bool(self[1])
+
+
 class Repository(Protocol):
     """What `rest` uses. `atomic(work)` hands `work` an object with these same methods, bound to one
     database transaction. `definitions` is the Definitions registry the store indexes with; `registry`
@@ -113,9 +139,11 @@ class Repository(Protocol):
 
     def vread(self, resource_type: str, id: str, version_id: int) -> StoredResource: ...
 
-    def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
-        """Create-or-update at the resource's id; returns (stored, created). Content identical to the
-        current version (ignoring meta.versionId/lastUpdated) writes no new version."""
+    def update(self, resource: Resource, *, if_match: int | None = None) -> UpdateResult:
+        """Create-or-update at the resource's id; returns an UpdateResult: the pair (stored, created),
+        with `.outcome` created / updated / unchanged. Content identical to the current version (ignoring
+        meta.versionId/lastUpdated) writes no new version (unchanged). Inside `atomic`, a store may offer
+        `prefetch([(type, id), ...])`: a hint that many updates follow, answered with one query."""
 
     def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> StoredResource | None:
         """Mark deleted (a new version); None when it was already deleted; NotFound if it never existed;

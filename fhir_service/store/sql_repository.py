@@ -16,11 +16,12 @@ import sqlite3
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy import (and_, create_engine, delete, event, false, func, insert, or_, select, text, tuple_,
+from sqlalchemy import (and_, bindparam, create_engine, delete, event, false, func, insert, or_, select, text, tuple_,
                         update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -29,7 +30,8 @@ from fhir_service.store import fhirjson
 from fhir_service.store.dates import DateFormatError, date_range, instant, now_us
 from fhir_service.store.indexer import INDEX_VERSION, index_resource
 from fhir_service.store.query import CONTROL_PARAMS, SearchBuilder
-from fhir_service.store.repository import (Conflict, Gone, InvalidResource, InvalidSearch, NotFound,
+from fhir_service.store.repository import (CREATED, UNCHANGED, UPDATED, Conflict, Gone, InvalidResource,
+                                          InvalidSearch, NotFound, UpdateResult,
                                           PreconditionFailed, Resource, SearchQuery, SearchResult, StoredResource)
 from fhir_service.store.schema import Tables, build_tables
 from fhir_service.store.search_params import SearchParamRegistry
@@ -66,6 +68,25 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+@dataclass(slots=True)
+class CurrentRow:
+    """A row of the current-version table as this unit of work knows it (read, or written and buffered)."""
+
+    rid: int
+    res_type: str
+    res_id: str
+    version: int
+    updated_us: int
+    deleted: bool
+    content: str | None
+    locked: bool = False
+
+    @classmethod
+    def of(cls, row: Any, locked: bool) -> "CurrentRow":
+        return cls(row.rid, row.res_type, row.res_id, row.version, row.updated_us, bool(row.deleted),
+                   row.content, locked)
 
 
 def _stored(row: Any, method: str = "PUT") -> StoredResource:
@@ -252,7 +273,7 @@ class SqlRepository:
                id: str | None = None) -> tuple[StoredResource, bool]:
         return self.atomic(lambda s: s.create(resource, if_none_exist=if_none_exist, id=id))
 
-    def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
+    def update(self, resource: Resource, *, if_match: int | None = None) -> UpdateResult:
         return self.atomic(lambda s: s.update(resource, if_match=if_match))
 
     def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> StoredResource | None:
@@ -287,7 +308,18 @@ class Session:
         self.t = repo.tables
         self._pending: dict[str, list[dict[str, Any]]] = {}  # index rows not yet inserted, per table
         self._deleted: list[tuple[str, str]] = []  # (type, id) deleted in this unit of work
-        self._new: list[tuple[dict[str, Any], dict[str, Any], dict[str, list[dict[str, Any]]]]] = []
+        # writes buffered until flush: new resource rows (their rid comes back from the INSERT, and is then
+        # filled into the version and index rows waiting for it), updates of current rows by rid, version
+        # rows in the order they were written, and the rids whose old index rows must go
+        self._new: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+        self._new_keys: set[tuple[str, str]] = set()
+        self._updates: dict[int, dict[str, Any]] = {}
+        self._versions: list[dict[str, Any]] = []
+        self._clear: set[int] = set()
+        self._pending_rids: set[int] = set()  # rids with index rows in _pending
+        # current rows read or written in this unit of work, so that nothing is read twice or re-read after
+        # it was written; None: known not to exist; `locked`: read FOR UPDATE (PostgreSQL)
+        self._known: dict[tuple[str, str], CurrentRow | None] = {}
 
     def check_references(self) -> None:
         """Before commit: no live resource may still reference one deleted in this unit of work."""
@@ -308,29 +340,58 @@ class Session:
                                "those first, or in the same transaction")
 
     def flush(self) -> None:
-        """Write what this unit of work buffered: new resources (one INSERT ... RETURNING for all of them,
-        then their first versions) and index rows (one executemany per table), instead of a round trip
-        per row. Called before anything in this transaction reads those tables, and before commit."""
+        """Write what this unit of work buffered, one statement per table instead of a round trip per row:
+        new resources (one INSERT ... RETURNING), updated current rows, versions and index rows (executemany),
+        old index rows (DELETE ... WHERE rid IN). Called before anything in this transaction reads those
+        tables, and before commit."""
+        r, v = self.t.resource, self.t.version
         if self._new:
             new, self._new = self._new, []
-            r, v = self.t.resource, self.t.version
             result = self.conn.execute(insert(r).returning(r.c.rid, sort_by_parameter_order=True),
-                                       [row for row, _, _ in new])
-            rids = [row.rid for row in result]
-            self.conn.execute(insert(v), [{**version_row, "rid": rid}
-                                          for rid, (_, version_row, _) in zip(rids, new)])
-            for rid, (_, _, index_rows) in zip(rids, new):
-                for kind, rows in index_rows.items():
-                    for row in rows:
-                        row["rid"] = rid
-                    self._pending.setdefault(kind, []).extend(rows)
-        if not self._pending:
-            return
+                                       [row for row, _ in new])
+            for (row, waiting), rid in zip(new, [x.rid for x in result]):
+                for dependent in waiting:
+                    dependent["rid"] = rid
+                key = (row["res_type"], row["res_id"])
+                self._known[key] = CurrentRow(rid=rid, locked=True, **row)
+            self._new_keys.clear()
+        if self._updates:
+            updates, self._updates = self._updates, {}
+            self.conn.execute(update(r).where(r.c.rid == bindparam("b_rid"))
+                              .values(version=bindparam("version"), updated_us=bindparam("updated_us"),
+                                      deleted=bindparam("deleted"), content=bindparam("content")),
+                              [{"b_rid": rid, **values} for rid, values in updates.items()])
+        if self._versions:
+            versions, self._versions = self._versions, []
+            self.conn.execute(insert(v), versions)
         tables = self.t.index_tables()
-        pending, self._pending = self._pending, {}
-        for kind, rows in pending.items():
-            if rows:
-                self.conn.execute(insert(tables[kind]), rows)
+        if self._clear:
+            clear, self._clear = sorted(self._clear), set()
+            for start in range(0, len(clear), 500):
+                chunk = clear[start:start + 500]
+                for table in tables.values():
+                    self.conn.execute(delete(table).where(table.c.rid.in_(chunk)))
+        if self._pending:
+            pending, self._pending = self._pending, {}
+            self._pending_rids.clear()
+            for kind, rows in pending.items():
+                if rows:
+                    self.conn.execute(insert(tables[kind]), rows)
+
+    def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Read the current rows of many (type, id) at once (locked for update on PostgreSQL), so that the
+        updates that follow need no query each: a hint for bulk upserts, never required."""
+        r = self.t.resource
+        wanted = sorted({key for key in keys if key not in self._known and key not in self._new_keys})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            stmt = select(r).where(tuple_(r.c.res_type, r.c.res_id).in_(chunk))
+            if self.repo.dialect == "postgresql":
+                stmt = stmt.with_for_update()
+            found = {(row.res_type, row.res_id): row for row in self.conn.execute(stmt)}
+            for key in chunk:
+                row = found.get(key)
+                self._known[key] = CurrentRow.of(row, locked=True) if row is not None else None
 
     def atomic(self, work: Callable[["Session"], T]) -> T:
         return work(self)  # already inside a transaction
@@ -341,13 +402,26 @@ class Session:
             raise InvalidResource(f"unknown resource type {resource_type!r}", "resourceType")
         return resource_type
 
-    def _current(self, resource_type: str, id: str, lock: bool = False) -> Any:
-        self.flush()
+    def _current(self, resource_type: str, id: str, lock: bool = False) -> CurrentRow | None:
+        """The current row of (type, id): from what this unit of work already read or wrote, else one
+        query. Buffered writes of OTHER resources need no flush for it: only this key's own can matter."""
+        key = (resource_type, id)
+        if key in self._new_keys:
+            self.flush()
+        lock = lock and self.repo.dialect == "postgresql"
+        if key in self._known:
+            known = self._known[key]
+            if known is None or known.locked or not lock:
+                return known
         r = self.t.resource
         stmt = select(r).where(r.c.res_type == resource_type, r.c.res_id == id)
-        if lock and self.repo.dialect == "postgresql":
+        if lock:
             stmt = stmt.with_for_update()
-        return self.conn.execute(stmt).first()
+        row = self.conn.execute(stmt).first()
+        current = CurrentRow.of(row, locked=lock) if row is not None else None
+        if current is not None or lock or self.repo.dialect != "postgresql":
+            self._known[key] = current  # an unlocked "absent" on PostgreSQL may change under us: not kept
+        return current
 
     def lock_condition(self, resource_type: str, query_string: str) -> None:
         """Serialise conditional interactions on the same criteria until this transaction ends."""
@@ -361,46 +435,61 @@ class Session:
         key = int.from_bytes(digest[:8], "big", signed=True)
         self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
-    def _write(self, resource: Resource, resource_type: str, id: str, version: int, method: str,
-               existing: Any) -> StoredResource:
-        stamp = now_us()
-        if existing is not None and stamp <= existing.updated_us:
-            stamp = existing.updated_us + 1  # lastUpdated never goes backwards for one resource
+    @staticmethod
+    def _content(resource: Resource, resource_type: str, id: str, version: int, stamp: int) -> tuple[Resource, str]:
+        """The resource as stored (resourceType, id, meta.versionId/lastUpdated first) and its JSON text."""
         body = dict(resource)
         body["id"] = id
         if not isinstance(body.get("meta") or {}, dict):
             raise InvalidResource("meta must be an object", f"{resource_type}.meta")
         meta = dict(body.get("meta") or {})
-        meta["versionId"] = str(version)
-        meta["lastUpdated"] = instant(stamp)
-        body["meta"] = {"versionId": meta.pop("versionId"), "lastUpdated": meta.pop("lastUpdated"), **meta}
-        body = {"resourceType": resource_type, "id": id, **{k: v for k, v in body.items()
-                                                             if k not in ("resourceType", "id")}}
-        content = fhirjson.dumps(body).decode()
-        r, v = self.t.resource, self.t.version
+        meta.pop("versionId", None)
+        meta.pop("lastUpdated", None)
+        body = {"resourceType": resource_type, "id": id,
+                "meta": {"versionId": str(version), "lastUpdated": instant(stamp), **meta},
+                **{k: v for k, v in body.items() if k not in ("resourceType", "id", "meta")}}
+        return body, fhirjson.dumps(body).decode()
+
+    def _write(self, resource: Resource, resource_type: str, id: str, version: int, method: str,
+               existing: CurrentRow | None) -> StoredResource:
+        stamp = now_us()
+        if existing is not None and stamp <= existing.updated_us:
+            stamp = existing.updated_us + 1  # lastUpdated never goes backwards for one resource
+        body, content = self._content(resource, resource_type, id, version, stamp)
+        key = (resource_type, id)
         version_row = {"res_type": resource_type, "res_id": id, "version": version, "updated_us": stamp,
                        "method": method, "deleted": False, "content": content}
-        if existing is None:  # buffered: inserted with the others of this unit of work (see flush)
+        if existing is None:  # inserted with the others of this unit of work (see flush)
             row = {"res_type": resource_type, "res_id": id, "version": version, "updated_us": stamp,
                    "deleted": False, "content": content}
-            self._new.append((row, version_row, self._index_rows(None, resource_type, body)))
+            version_row["rid"] = None
+            waiting = [version_row]
+            for kind, rows in self._index_rows(None, resource_type, body).items():
+                self._pending.setdefault(kind, []).extend(rows)
+                waiting.extend(rows)
+            self._new.append((row, waiting))
+            self._new_keys.add(key)
+            self._known.pop(key, None)
         else:
             rid = existing.rid
-            self.conn.execute(update(r).where(r.c.rid == rid).values(version=version, updated_us=stamp,
-                                                                    deleted=False, content=content))
+            self._updates[rid] = {"version": version, "updated_us": stamp, "deleted": False, "content": content}
             self._clear_index(rid)
-            self.conn.execute(insert(v).values(rid=rid, **version_row))
-            for kind, rows in self._index_rows(rid, resource_type, body).items():
-                self._pending.setdefault(kind, []).extend(rows)
+            version_row["rid"] = rid
+            self._index(rid, resource_type, body)
+            self._known[key] = CurrentRow(rid, resource_type, id, version, stamp, False, content, True)
+        self._versions.append(version_row)
         if resource_type == "SearchParameter":
             self._reindex(self.repo.registry.register(body))
             self.repo._sp_mark = object()  # rebuild from the database next time (this may roll back)
         return StoredResource(resource_type, id, version, instant(stamp), body, False, method, stamp)
 
     def _clear_index(self, rid: int) -> None:
-        self.flush()
-        for table in self.t.index_tables().values():
-            self.conn.execute(delete(table).where(table.c.rid == rid))
+        """Drop the index rows of `rid`: those already written at the next flush, buffered ones now."""
+        self._clear.add(rid)
+        if rid in self._pending_rids:  # written earlier in this unit of work: its buffered rows go too
+            self._pending_rids.discard(rid)
+            for kind, rows in self._pending.items():
+                self._pending[kind] = [row for row in rows if row["rid"] != rid]
 
     def _index_rows(self, rid: int | None, resource_type: str, body: Resource) -> dict[str, list[dict[str, Any]]]:
         """The index rows of one resource, as insert parameters per table (rid None: filled in at flush)."""
@@ -417,6 +506,7 @@ class Session:
     def _index(self, rid: int, resource_type: str, body: Resource) -> None:
         for kind, rows in self._index_rows(rid, resource_type, body).items():
             self._pending.setdefault(kind, []).extend(rows)
+        self._pending_rids.add(rid)
 
     def reindex_everything(self, batch: int = 500) -> int:
         """Drop every index row and index every current resource again; returns how many."""
@@ -468,7 +558,7 @@ class Session:
         # violates the unique key when the batch is written, and the unit of work ends in a 409
         return self._write(resource, resource_type, new_id, 1, "POST", None), True
 
-    def update(self, resource: Resource, *, if_match: int | None = None) -> tuple[StoredResource, bool]:
+    def update(self, resource: Resource, *, if_match: int | None = None) -> UpdateResult:
         if not isinstance(resource, dict):
             raise InvalidResource("a resource must be a JSON object")
         resource_type = self._check_type(resource.get("resourceType"))
@@ -479,16 +569,27 @@ class Session:
         if row is None:
             if if_match is not None:
                 raise PreconditionFailed(f"If-Match: {resource_type}/{id} does not exist")
-            return self._write(resource, resource_type, id, 1, "PUT", None), True
+            return UpdateResult(self._write(resource, resource_type, id, 1, "PUT", None), CREATED)
         if if_match is not None and if_match != row.version:
             raise PreconditionFailed(f"If-Match version {if_match} does not match current version {row.version}"
                                      f" of {resource_type}/{id}")
         if row.deleted:
-            return self._write(resource, resource_type, id, row.version + 1, "PUT", row), True
-        current = fhirjson.loads(row.content)
-        if _same_content(current, {**resource, "resourceType": resource_type, "id": id}):
-            return _stored(row), False
-        return self._write(resource, resource_type, id, row.version + 1, "PUT", row), False
+            return UpdateResult(self._write(resource, resource_type, id, row.version + 1, "PUT", row), CREATED)
+        if self._unchanged(row, resource, resource_type, id):
+            return UpdateResult(_stored(row), UNCHANGED)
+        return UpdateResult(self._write(resource, resource_type, id, row.version + 1, "PUT", row), UPDATED)
+
+    def _unchanged(self, row: CurrentRow, resource: Resource, resource_type: str, id: str) -> bool:
+        """Content equal to the current version apart from meta.versionId/lastUpdated. Cheap first: the
+        text this resource would be stored as with the current version's stamp, compared with the stored
+        text (the usual re-import case); only when they differ, the key-order-independent comparison."""
+        try:
+            _, candidate = self._content(resource, resource_type, id, row.version, row.updated_us)
+        except InvalidResource:
+            return False
+        if candidate == row.content:
+            return True
+        return _same_content(fhirjson.loads(row.content), {**resource, "resourceType": resource_type, "id": id})
 
     def delete(self, resource_type: str, id: str, *, if_match: int | None = None) -> StoredResource | None:
         self._check_type(resource_type)
@@ -502,11 +603,10 @@ class Session:
             return None
         stamp = max(now_us(), row.updated_us + 1)
         version = row.version + 1
-        r, v = self.t.resource, self.t.version
-        self.conn.execute(update(r).where(r.c.rid == row.rid).values(version=version, updated_us=stamp,
-                                                                        deleted=True, content=None))
-        self.conn.execute(insert(v).values(rid=row.rid, res_type=resource_type, res_id=id, version=version,
-                                           updated_us=stamp, method="DELETE", deleted=True, content=None))
+        self._updates[row.rid] = {"version": version, "updated_us": stamp, "deleted": True, "content": None}
+        self._versions.append({"rid": row.rid, "res_type": resource_type, "res_id": id, "version": version,
+                               "updated_us": stamp, "method": "DELETE", "deleted": True, "content": None})
+        self._known[(resource_type, id)] = CurrentRow(row.rid, resource_type, id, version, stamp, True, None, True)
         self._clear_index(row.rid)
         self._deleted.append((resource_type, id))
         return StoredResource(resource_type, id, version, instant(stamp), None, True, "DELETE", stamp)

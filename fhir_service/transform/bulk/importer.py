@@ -189,14 +189,23 @@ class _Importer:
 
     def _write(self, batch: list[_Pending]) -> None:
         started = now_us()
-        results = self.repo.atomic(lambda session: [session.update(item.resource) for item in batch])
-        for item, (stored, created) in zip(batch, results):
+
+        def work(session: Any) -> list[Any]:
+            prefetch = getattr(session, "prefetch", None)  # one query for the whole batch, where offered
+            if prefetch is not None:
+                prefetch([(item.resource["resourceType"], item.resource["id"]) for item in batch])
+            return [session.update(item.resource) for item in batch]
+
+        results = self.repo.atomic(work)
+        for item, result in zip(batch, results):
             item.file.imported += 1
-            if created:
+            outcome = getattr(result, "outcome", None)  # Repository.update: created / updated / unchanged
+            if outcome is None:  # a store that only says (stored, created): a no-op keeps its old lastUpdated
+                stored, created = result
+                outcome = "created" if created else "updated" if stored.updated_us >= started else "unchanged"
+            if outcome == "created":
                 self.report.created += 1
-            elif stored.updated_us >= started:
-                # Repository.update does not say "unchanged": a no-op returns the current version, whose
-                # lastUpdated is older than this batch; a new version is stamped during it.
+            elif outcome == "updated":
                 self.report.updated += 1
             else:
                 self.report.unchanged += 1
