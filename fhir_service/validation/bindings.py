@@ -93,7 +93,13 @@ class BindingChecker:
         if result.outcome == "invalid":
             walk.issue("error", "code-invalid", result.message or f"Unknown code '{value}' in {system}",
                        f"{expr}.code", loc + ("code",))
-        if result.display_issue:
+        if result.display_issue and not _display_allowed(walk, system, value, val.get("display")):
             walk.issue("error", "invalid", result.display_issue, f"{expr}.display", loc + ("display",))
         if getattr(result, "status_issue", None):
             walk.issue("warning", "business-rule", result.status_issue, expr, loc)
+
+
+def _display_allowed(walk: "Walk", system: str, code: str, display: Any) -> bool:
+    """A display the bound value set (carried by the profile) gives the code: the Java validator accepts it."""
+    return isinstance(display, str) and any(display in allowed.get((system, code), ())
+                                            for allowed in walk.allowed_displays)

@@ -92,6 +92,9 @@ class ElementDef:
     binding_strength: str | None = None
     binding_valueset: str | None = None
     additional_bindings: tuple[tuple[str, str], ...] = ()  # (purpose, value set) of R5-style additional bindings
+    # displays the bound value set gives its codes ((system, code) -> displays and designations), when the
+    # profile carries that value set (contained): a display it lists is accepted for the code
+    binding_displays: dict[tuple[str, str], frozenset[str]] | None = None
     narrative_controls: dict[str, str] = field(default_factory=dict)  # "language" / "source" -> control code
     constraints: list[Constraint] = field(default_factory=list)
     slicing: Slicing | None = None
@@ -282,6 +285,45 @@ def _attach_renamed_choice(parent: ElementDef, child: ElementDef) -> bool:
     return False
 
 
+def value_set_displays(value_set: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
+    """(system, code) -> the displays and designations a value set gives (expansion and enumerated compose)."""
+    found: dict[tuple[str, str], set[str]] = {}
+
+    def add(system: Any, code: Any, concept: dict[str, Any]) -> None:
+        if not isinstance(system, str) or not isinstance(code, str):
+            return
+        names = found.setdefault((system, code), set())
+        if isinstance(concept.get("display"), str):
+            names.add(concept["display"])
+        for designation in concept.get("designation") or ():
+            if isinstance(designation, dict) and isinstance(designation.get("value"), str):
+                names.add(designation["value"])
+
+    stack = list((value_set.get("expansion") or {}).get("contains") or ())
+    while stack:
+        entry = stack.pop()
+        if isinstance(entry, dict):
+            add(entry.get("system"), entry.get("code"), entry)
+            stack.extend(entry.get("contains") or ())
+    for include in (value_set.get("compose") or {}).get("include") or ():
+        if isinstance(include, dict):
+            for concept in include.get("concept") or ():
+                if isinstance(concept, dict):
+                    add(include.get("system"), concept.get("code"), concept)
+    return {key: frozenset(names) for key, names in found.items()}
+
+
+def _contained_value_set_displays(sd: dict[str, Any], by_id: dict[str, "ElementDef"]) -> None:
+    contained = {c.get("id"): c for c in sd.get("contained") or () if isinstance(c, dict)
+                 and c.get("resourceType") == "ValueSet"}
+    if not contained:
+        return
+    for elem in set(by_id.values()):
+        url = elem.binding_valueset
+        if isinstance(url, str) and url.startswith("#") and url[1:] in contained:
+            elem.binding_displays = value_set_displays(contained[url[1:]])
+
+
 def compile_structure(sd: dict[str, Any]) -> CompiledStructure:
     """Compile a StructureDefinition with a snapshot. Slices become `slices` of their sliced element."""
     raw_elements = (sd.get("snapshot") or {}).get("element") or []
@@ -329,6 +371,7 @@ def compile_structure(sd: dict[str, Any]) -> CompiledStructure:
         by_id.setdefault(elem.path, elem)
         by_id[elem.id] = elem
     ctx_inv = [c for c in sd.get("contextInvariant", ()) or () if isinstance(c, str)]
+    _contained_value_set_displays(sd, by_id)
     return CompiledStructure(
         url=sd.get("url", ""), type=sd.get("type", root.path), kind=sd.get("kind", ""), root=root, by_id=by_id,
         abstract=bool(sd.get("abstract")), derivation=sd.get("derivation"),

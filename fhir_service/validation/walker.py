@@ -91,6 +91,7 @@ class Walk:
         self.extension_stack: list[Any] = []  # urls of the extensions being walked (for extension contexts)
         # (element, resource frame) holding the extensions being walked: fhirpath contexts and context invariants
         self.extension_hosts: list[tuple[dict, ResourceFrame]] = []
+        self.allowed_displays: list[dict[tuple[str, str], frozenset[str]]] = []  # from bound value sets
         self.entry_profiles: dict[int, list[str]] = {}  # Bundle entries given extra profiles (bundle rules)
         self.security_checks = security_checks
         self.example_urls = example_urls
@@ -288,8 +289,14 @@ class Walk:
             owner_path = elem.base_path
         if code == "Extension":
             self.extension_stack.append(val.get("url"))
+        if elem.binding_displays is not None:
+            self.allowed_displays.append(elem.binding_displays)
         self.object(val, children, elem, expr, loc, frame, depth, is_resource=is_resource,
                     structure=type_structure or structure, where=(owner_path, owner_type))
+        if code == "Coding" and self.bindings is not None:
+            self.bindings.check_coding(self, val, expr, loc)
+        if elem.binding_displays is not None:
+            self.allowed_displays.pop()
         if code == "Extension":
             self.extension_stack.pop()
         if code in datatypes.CHECKS:
@@ -310,8 +317,6 @@ class Walk:
         if self.bindings is not None:
             if elem.binding_strength and code in ("CodeableConcept", "Coding", "Quantity"):
                 self.bindings.check(self, val, elem, code, expr, loc)
-            if code == "Coding":
-                self.bindings.check_coding(self, val, expr, loc)
 
     def nested_resource(self, val: Any, elem: ElementDef, code: str, expr: str, loc: Location,
                         frame: ResourceFrame, depth: int) -> None:

@@ -7,7 +7,7 @@ are added to a copy of the definitions; the instance is validated (base step), a
 profile when present. A verdict agrees when (expected errorCount == 0) == (our error count == 0).
 
 Figures at the time of writing: 270/284 JSON verdicts agree (95.1%), profile step 38/39; XML cases 159/164
-(97.0%), their profile step 54/64; JSON+XML 429/448 (95.8%). The main remaining causes: wrong display names of
+(97.0%), their profile step 55/64; JSON+XML 429/448 (95.8%). The main remaining causes: wrong display names of
 LOINC / SNOMED CT / CVX / ISO 3166 codes (code systems the packages do not carry), settings of the HL7 harness
 that the index does not record (bad-markdown-no-html, contained-resource-bad-id-ignore, json-comments-*-yes
 versus -no on the same file; a supporting profile the harness did not load: bb-obs-value-is-not-in-valueset,
@@ -43,7 +43,7 @@ SUITE = ROOT / "tests" / "conformance" / "data" / "fhir-test-cases-validator"
 BASE_FLOOR = 0.95  # 270/284
 PROFILE_FLOOR = 0.97  # 38/39
 XML_FLOOR = 0.965  # 159/164
-XML_PROFILE_FLOOR = 0.84  # 54/64
+XML_PROFILE_FLOOR = 0.85  # 55/64
 COMBINED_FLOOR = 0.955  # 429/448
 
 

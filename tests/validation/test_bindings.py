@@ -97,3 +97,28 @@ def test_an_additional_required_binding_must_be_met() -> None:
     found = errors(check.validate(categorised("laboratory"), [additional["url"]]))
     assert any("specified in an additional binding (required)" in i.diagnostics for i in found), messages(found)
     assert not errors(check.validate(categorised("vital-signs"), [additional["url"]]))
+
+
+def test_a_display_the_bound_value_set_gives_the_code_is_accepted() -> None:
+    """The profile's own (contained) value set lists `C` as 'alt-display': that display is valid here."""
+    v2 = "http://terminology.hl7.org/CodeSystem/v2-0131"
+    translated = profile(BASE + "StructureDefinition/translated", "Patient", [
+        {"path": "Patient.contact.relationship", "binding": {"strength": "required", "valueSet": "#relationships"}}])
+    translated["contained"] = [{"resourceType": "ValueSet", "id": "relationships", "status": "draft",
+                                "url": BASE + "ValueSet/relationships",
+                                "expansion": {"timestamp": "2019-05-23T10:18:03Z", "contains": [
+                                    {"system": v2, "code": "C", "display": "alt-display"},
+                                    {"system": v2, "code": "N", "designation": [{"value": "alt-designation"}]}]}}]
+    check = Validator(definitions_with(translated))
+
+    def patient(code: str, display: str) -> dict[str, Any]:
+        return {"resourceType": "Patient", "text": NARRATIVE, "contact": [{"name": {"family": "X"}, "relationship": [
+            {"coding": [{"system": v2, "code": code, "display": display}]}]}]}
+
+    def display_errors(resource: dict[str, Any], profiles: list[str]) -> list[str]:
+        return [i.diagnostics for i in errors(check.validate(resource, profiles)) if "display" in i.diagnostics]
+
+    assert display_errors(patient("C", "alt-display"), [])  # the code system's own displays only
+    assert not display_errors(patient("C", "alt-display"), [translated["url"]])
+    assert not display_errors(patient("N", "alt-designation"), [translated["url"]])
+    assert display_errors(patient("C", "made-up"), [translated["url"]])
