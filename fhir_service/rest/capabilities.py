@@ -62,6 +62,13 @@ def capability_statement(rest: Any) -> dict[str, Any]:
             "searchParam": search_params,
             "operation": [{"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}],
         })
+        if resource_type == "Bundle":
+            from fhir_service.rest.operations import TRANSFORM_DEFINITION
+
+            entry["operation"].append({"name": "transform", "definition": TRANSFORM_DEFINITION,
+                                       "documentation": "POST a Parameters resource: transform (code: "
+                                                        "to-transaction | redate | to-r5 | to-r4), bundle (the "
+                                                        "input Bundle) and the transform's own parameters"})
         if resource_type == "Patient":
             entry["operation"].append({"name": "everything",
                                        "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything"})

@@ -66,6 +66,7 @@ class FhirRest:
             (re.compile(rf"^/(?P<type>{TYPE})/_search$"), {"POST": self.search}),
             (re.compile(rf"^/(?P<type>{TYPE})/_history$"), {"GET": self.history}),
             (re.compile(rf"^/(?P<type>{TYPE})/\$validate$"), {"POST": self.validate_op}),
+            (re.compile(r"^/Bundle/\$transform$"), {"POST": self.transform_op}),
             (re.compile(rf"^/(?P<type>Patient)/(?P<id>{ID})/\$everything$"), {"GET": self.everything}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/\$validate$"), {"POST": self.validate_op,
                                                                             "GET": self.validate_op}),
@@ -419,6 +420,11 @@ class FhirRest:
             raise FhirError(400, "mode=update: the resource id must match the URL", "invalid", "id")
         issues = validate(resource, self.definitions, [p for p in profiles if p])
         return Response(200, {}, operation_outcome(issues))
+
+    def transform_op(self, request: Request, repo: Any) -> Response:
+        from fhir_service.rest.operations import transform
+
+        return transform(self, request)
 
     def everything(self, request: Request, repo: Any, type: str, id: str) -> Response:
         items = repo.everything(id)
