@@ -101,6 +101,14 @@ def test_committed_bundles_give_every_resource_a_unique_business_identifier(bund
             assert resource["id"] == str(uuid.uuid5(NAMESPACE, values[0]))
 
 
+def test_every_identifier_system_of_the_bundles_is_declared_by_a_naming_system_of_the_package(bundles: dict) -> None:
+    declared = {u["value"] for path in (BUNDLES.parent / "profiles").glob("NamingSystem-*.json")
+                for u in json.loads(path.read_text())["uniqueId"]}
+    used = {bundle["identifier"]["system"] for bundle in bundles.values()}
+    used |= {i["system"] for bundle in bundles.values() for r in resources(bundle) for i in r.get("identifier", [])}
+    assert used and used <= declared, used - declared
+
+
 def test_a_bundle_is_a_collection_naming_its_source() -> None:
     bundle = small_bundle()
     assert bundle["type"] == "collection"

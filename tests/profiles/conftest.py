@@ -37,8 +37,14 @@ def profile_definitions(package: FhirPackage) -> Definitions:
 
 
 @pytest.fixture(scope="session")
-def resources(package: FhirPackage) -> list[dict[str, Any]]:
+def all_resources(package: FhirPackage) -> list[dict[str, Any]]:
     return [package.load(entry.filename) for entry in package.entries]
+
+
+@pytest.fixture(scope="session")
+def resources(all_resources: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The canonical resources (those with a url); R4 NamingSystems have none."""
+    return [r for r in all_resources if "url" in r]
 
 
 @pytest.fixture(scope="session")

@@ -227,10 +227,11 @@ def test_an_undated_toxicity_needs_no_relative_day(validator: Validator) -> None
 
 
 def test_every_conformance_resource_of_the_package_is_valid_r4(validator: Validator,
-                                                               resources: list[dict[str, Any]]) -> None:
-    """The authored content (differentials, value sets, code system, search parameters) is valid FHIR R4.
-    Snapshots are left out: they are the snapshot generator's output, checked by `fhir-service profiles check`."""
-    for resource in resources:
+                                                               all_resources: list[dict[str, Any]]) -> None:
+    """The authored content (differentials, value sets, code system, search parameters, naming systems) is valid
+    FHIR R4. Snapshots are left out: they are the snapshot generator's output, checked by `fhir-service profiles
+    check`."""
+    for resource in all_resources:
         authored = {k: v for k, v in resource.items() if k != "snapshot"}
         found = [(i.expression, i.diagnostics) for i in errors(validator.validate(authored))]
         assert found == [], resource["id"]

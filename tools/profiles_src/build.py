@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from common import CANONICAL, FHIR_VERSION, PACKAGE_DIR, VERSION, Resource, VerifiedCodes  # noqa: E402
 from extensions import extensions  # noqa: E402
+from naming import naming_systems  # noqa: E402
 from profiles import profiles  # noqa: E402
 from search import search_parameters  # noqa: E402
 from terminology import code_system, value_sets  # noqa: E402
@@ -52,7 +53,7 @@ def narrative(resource: Resource) -> dict[str, str]:
 
 def resources() -> list[Resource]:
     codes = VerifiedCodes()
-    out = [*profiles(), *extensions(), code_system(), *value_sets(codes), *search_parameters()]
+    out = [*profiles(), *extensions(), code_system(), *value_sets(codes), *search_parameters(), *naming_systems()]
     for resource in out:
         items = list(resource.items())
         resource.clear()
