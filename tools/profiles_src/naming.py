@@ -39,10 +39,11 @@ def naming_systems() -> list[Resource]:
         _naming_system(
             "case-resource", "CaseResourceIdentifier",
             "Identifies one resource of a published case: the case id, a slash, and the stable key of the event in "
-            "the case timeline (patient, infusion, condition/crs, day13/drug/0, undated4/lab/1, aggregate/efs-6mo), e.g. "
-            "004-case1-tisacel-emapalumab/day11/drug/0. The "
+            "the case timeline (patient, infusion, condition/crs, day13/drug/0, undated4/lab/1, "
+            "aggregate/efs-6mo), e.g. 004-case1-tisacel-emapalumab/day11/drug/0. The "
             "resource id is the uuid5 of the same string, so the identifier is as stable as the id.",
             "On every resource of the case bundles; a transaction made by to-transaction creates each resource "
             "conditionally on it (ifNoneExist), so loading a case twice creates nothing new on any server, "
-            "whatever ids it assigns. A fresh-ids copy appends a tilde and 8 hex digits of its seed to the value.", CASE_RESOURCE),
+            "whatever ids it assigns. A fresh-ids copy appends a tilde and 8 hex digits of its seed to the value.",
+            CASE_RESOURCE),
     ]
