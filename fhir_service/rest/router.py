@@ -427,11 +427,23 @@ class FhirRest:
         return transform(self, request)
 
     def everything(self, request: Request, repo: Any, type: str, id: str) -> Response:
-        items = repo.everything(id)
+        """`Patient/[id]/$everything`, paged (`_count`, default 100) with keyset cursors in the next link;
+        the total is given when everything fits one page."""
+        params = dict(request.query)
+        count = parse_search(None, [("_count", params["_count"])], request).count if "_count" in params else 100
+        cursor = params.get("_cursor")
+        items, next_cursor = repo.everything_page(id, count=count, cursor=cursor)
         entries = [{"fullUrl": bundles.full_url(request.base, s), "resource": s.resource,
                     "search": {"mode": "match"}} for s in items]
-        links = [("self", bundles.link(request.base, f"/Patient/{id}/$everything", list(request.query)))]
-        return Response(200, {}, bundles.searchset(request.base, entries, len(entries), links))
+        path = f"/Patient/{id}/$everything"
+        visible = [(k, v) for k, v in request.query if k != "_cursor"]
+        links = [("self", bundles.link(request.base, path, list(request.query)))]
+        if next_cursor or cursor:
+            links.append(("first", bundles.link(request.base, path, visible)))
+        if next_cursor:
+            links.append(("next", bundles.link(request.base, path, [*visible, ("_cursor", next_cursor)])))
+        total = len(entries) if next_cursor is None and cursor is None else None
+        return Response(200, {}, bundles.searchset(request.base, entries, total, links))
 
     def metadata(self, request: Request, repo: Any) -> Response:
         from fhir_service.rest.capabilities import capability_statement

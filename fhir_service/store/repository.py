@@ -164,6 +164,10 @@ class Repository(Protocol):
     def everything(self, patient_id: str) -> list[StoredResource]:
         """The Patient, the resources that reference it, and the resources those reference."""
 
+    def everything_page(self, patient_id: str, *, count: int = 20,
+                        cursor: str | None = None) -> tuple[list[StoredResource], str | None]:
+        """One page of `everything` (the Patient first on the first page) and the cursor of the next."""
+
     def atomic(self, work: Callable[["Repository"], T]) -> T:
         """Run `work` in one database transaction (retried on a serialization conflict)."""
 

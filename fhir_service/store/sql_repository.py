@@ -39,6 +39,7 @@ from fhir_service.store.search_params import SearchParamRegistry
 T = TypeVar("T")
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MAX_COUNT = 1000
+MAX_EVERYTHING = 1000  # rows per query when `everything` gathers all pages
 RETRIES = 5
 
 
@@ -297,6 +298,10 @@ class SqlRepository:
 
     def everything(self, patient_id: str) -> list[StoredResource]:
         return self._read(lambda s: s.everything(patient_id))
+
+    def everything_page(self, patient_id: str, *, count: int = 20,
+                        cursor: str | None = None) -> tuple[list[StoredResource], str | None]:
+        return self._read(lambda s: s.everything_page(patient_id, count=count, cursor=cursor))
 
 
 class Session:
@@ -817,18 +822,36 @@ class Session:
     def everything(self, patient_id: str) -> list[StoredResource]:
         """The Patient, every resource that references it, and what the Patient and those reference (one
         level: practitioners, organisations, medications, ...), each once."""
+        items, cursor = self.everything_page(patient_id, count=MAX_EVERYTHING)
+        while cursor:
+            more, cursor = self.everything_page(patient_id, count=MAX_EVERYTHING, cursor=cursor)
+            items.extend(more)
+        return items
+
+    def everything_page(self, patient_id: str, *, count: int = 20,
+                        cursor: str | None = None) -> tuple[list[StoredResource], str | None]:
+        """One page of `everything`: the Patient first (on the first page), then the other members in
+        `rid` order from a keyset cursor, so that a page costs the same however deep it is."""
         self.flush()
         patient = self.read("Patient", patient_id)
-        ref, r = self.t.reference, self.t.resource
         row = self._current("Patient", patient_id)
-        referring = self.conn.execute(
-            select(r).join(ref, r.c.rid == ref.c.rid)
-            .where(ref.c.target_type == "Patient", ref.c.target_id == patient_id, r.c.deleted == false())
-            .distinct().order_by(r.c.rid)).all()
-        seen = {row.rid}
-        rows = []
-        for candidate in [*referring, *self._include_rows([row, *referring], "*", False)]:
-            if candidate.rid not in seen:
-                seen.add(candidate.rid)
-                rows.append(candidate)
-        return [patient] + [_stored(x, "GET") for x in rows]
+        ref, r = self.t.reference, self.t.resource
+        referring = (select(ref.c.rid).join(r, r.c.rid == ref.c.rid)
+                     .where(ref.c.target_type == "Patient", ref.c.target_id == patient_id, r.c.deleted == false()))
+        sources = select(ref.c.rid).where(or_(ref.c.rid == row.rid, ref.c.rid.in_(referring))).subquery()
+        referenced = (select(r.c.rid).join(ref, and_(r.c.res_type == ref.c.target_type,
+                                                     r.c.res_id == ref.c.target_id))
+                      .where(ref.c.rid.in_(select(sources.c.rid)), r.c.deleted == false()))
+        members = referring.union(referenced).subquery()
+        conds = [r.c.rid.in_(select(members.c.rid)), r.c.rid != row.rid]
+        if cursor:
+            conds.append(r.c.rid > decode_cursor(cursor, [int])[0])
+        count = max(1, min(count, MAX_COUNT))
+        limit = count - (0 if cursor else 1)  # the first page holds the Patient too
+        rows = self.conn.execute(select(r).where(*conds).order_by(r.c.rid).limit(limit + 1)).all()
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor([rows[-1].rid if rows else 0])  # 0: from the first member
+        page = [_stored(x, "GET") for x in rows]
+        return ([] if cursor else [patient]) + page, next_cursor

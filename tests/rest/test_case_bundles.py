@@ -77,6 +77,42 @@ def test_patient_everything_holds_what_references_the_patient(rest: FhirRest) ->
     for patient in [r for r in resources() if r["resourceType"] == "Patient"]:
         reference = f"Patient/{patient['id']}"
         referring = {r["id"] for r in resources() if reference in json.dumps(r) and r["id"] != patient["id"]}
-        bundle = rest.handle("GET", f"/Patient/{patient['id']}/$everything").body
-        found = {e["resource"]["id"] for e in bundle["entry"]}
+        found = {e["resource"]["id"] for e in everything_pages(rest, patient["id"], 1000)[0]}
         assert patient["id"] in found and referring <= found
+
+
+def everything_pages(rest: FhirRest, patient_id: str, count: int) -> tuple[list[dict[str, Any]], int]:
+    """Every entry of `Patient/[id]/$everything?_count=count`, following next links; and the page count."""
+    entries: list[dict[str, Any]] = []
+    query, pages = f"_count={count}", 0
+    while True:
+        bundle = rest.handle("GET", f"/Patient/{patient_id}/$everything", query).body
+        pages += 1
+        entries += bundle.get("entry", [])
+        following = [link["url"] for link in bundle["link"] if link["relation"] == "next"]
+        if not following:
+            return entries, pages
+        query = following[0].split("?", 1)[1]
+
+
+def test_everything_pages_with_cursors_give_each_member_once(rest: FhirRest) -> None:
+    for patient in [r for r in resources() if r["resourceType"] == "Patient"]:
+        whole, pages = everything_pages(rest, patient["id"], 1000)
+        assert pages == 1 and whole[0]["resource"]["id"] == patient["id"]
+        paged, pages = everything_pages(rest, patient["id"], 7)
+        ids = [e["resource"]["resourceType"] + "/" + e["resource"]["id"] for e in paged]
+        assert len(ids) == len(set(ids)) and sorted(ids) == sorted(
+            e["resource"]["resourceType"] + "/" + e["resource"]["id"] for e in whole)
+        assert pages == -(-len(whole) // 7) and paged[0]["resource"]["id"] == patient["id"]
+
+
+def test_everything_page_links_and_totals(rest: FhirRest) -> None:
+    patient = next(r for r in resources() if r["resourceType"] == "Patient")
+    first = rest.handle("GET", f"/Patient/{patient['id']}/$everything", "_count=3").body
+    assert "total" not in first and len(first["entry"]) == 3
+    assert {link["relation"] for link in first["link"]} == {"self", "first", "next"}
+    small = rest.handle("GET", f"/Patient/{patient['id']}/$everything", "_count=1000").body
+    assert small["total"] == len(small["entry"])
+    bad = rest.handle("GET", f"/Patient/{patient['id']}/$everything", "_cursor=%%%")
+    assert bad.status == 400 and bad.body["resourceType"] == "OperationOutcome"
+    assert rest.handle("GET", f"/Patient/{patient['id']}/$everything", "_count=x").status == 400
