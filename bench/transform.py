@@ -7,7 +7,9 @@ Figures, per transform, over all case bundles (each run repeated for about --sec
   only parsing what to-r5 produces);
 - scaling: to-transaction and redate on a 5,000-entry Bundle made of fresh-id copies of the cases (median of
   5 runs; time per entry should stay near the small-bundle figure);
-- load: seconds to POST one case's transaction twice through the REST core into a fresh SQLite file.
+- load: seconds to POST one case's transaction twice through the REST core into a fresh SQLite file;
+- push: resources/s of `push_bundle` (the client behind `fhir-service push`) sending every case bundle over
+  HTTP on 127.0.0.1 to the real local server (Flask app on a fresh SQLite file), then again (nothing new).
 
 Usage: .venv/bin/python bench/transform.py [--seconds 2]
 """
@@ -87,6 +89,35 @@ def load_twice(bundle: dict[str, Any]) -> dict[str, float]:
             "entries": len(bundle["entry"])}
 
 
+def push_to_local_server(bundles: list[dict[str, Any]]) -> dict[str, Any]:
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from fhir_service.client import FhirClient
+    from fhir_service.client.push import push_bundle
+    from fhir_service.web.app import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        server = make_server("127.0.0.1", 0, create_app(db_url=f"sqlite:///{folder}/push.sqlite3"), threaded=True)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        figures: dict[str, Any] = {}
+        try:
+            with FhirClient(f"http://127.0.0.1:{server.server_port}/fhir") as client:
+                for run in ("first push", "second push (idempotent)"):
+                    start = time.perf_counter()
+                    reports = [push_bundle(client, bundle) for bundle in bundles]
+                    elapsed = time.perf_counter() - start
+                    figures[run] = {"resources_per_s": round(resources(bundles) / elapsed, 1),
+                                    "seconds": round(elapsed, 3),
+                                    "created": sum(r.created for r in reports),
+                                    "failed_bundles": sum(1 for r in reports if r.error is not None)}
+        finally:
+            server.shutdown()
+    return figures
+
+
 def round_trip(bundle: dict[str, Any]) -> Any:
     return r5.to_r4(r5.to_r5(bundle).bundle, VersionParams())  # type: ignore[arg-type]
 
@@ -127,6 +158,7 @@ def main() -> None:
     figures["scaling_5000_entries"] = scaling
     figures["load twice through the REST core (SQLite)"] = load_twice(
         next(b for b in bundles if b["identifier"]["value"] == "002-psca-cart-mcrpc"))
+    figures["push to the local server over HTTP"] = push_to_local_server(bundles)
     print(json.dumps(figures, indent=2))
 
 
