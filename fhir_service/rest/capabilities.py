@@ -99,5 +99,9 @@ def capability_statement(rest: Any) -> dict[str, Any]:
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"},
                             {"code": "search-system"}],
             "searchParam": [{"name": n, "definition": d, "type": t} for n, t, d in SPECIAL_PARAMS],
+            "operation": [{"name": "run", "definition": "http://sql-on-fhir.org/OperationDefinition/$run",
+                           "documentation": "POST ViewDefinition/$run: the rows of a SQL-on-FHIR v2 view "
+                                            "(viewResource, or viewReference to a project view) over the "
+                                            "stored resources; _format csv | ndjson | json, patient, _limit"}],
         }],
     }

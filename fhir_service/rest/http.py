@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from fhir_service.validation.outcome import Issue, operation_outcome
 
@@ -61,6 +61,8 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
     media_type: str = FHIR_JSON  # the negotiated format (see rest.negotiation.render)
+    # a body that is not a resource (CSV, NDJSON rows), written as it is produced; Content-Type in headers
+    stream: Iterator[bytes] | None = None
 
 
 def error_response(error: FhirError) -> Response:

@@ -94,6 +94,8 @@ def parse_resource(request: Request, definitions: Any) -> Any:
 
 def render(response: Response, definitions: Any, pretty: bool = False) -> tuple[bytes, str | None]:
     """(bytes, Content-Type) of a Response in the format negotiated for it."""
+    if response.stream is not None:  # raw output (e.g. $run rows): its own Content-Type, bytes as produced
+        return response.stream, None  # type: ignore[return-value]
     if response.body is None:
         return b"", None
     if response.media_type == FHIR_XML:

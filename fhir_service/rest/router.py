@@ -32,6 +32,7 @@ TYPE = r"[A-Z][A-Za-z]+"
 WRITE_METHODS = ("POST", "PUT", "PATCH")
 JSON_PATCH = "application/json-patch+json"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
+RAW_OUTPUT = frozenset({"/ViewDefinition/$run"})  # operations whose answer is not a FHIR resource
 
 
 @dataclass
@@ -67,6 +68,7 @@ class FhirRest:
             (re.compile(rf"^/(?P<type>{TYPE})/_history$"), {"GET": self.history}),
             (re.compile(rf"^/(?P<type>{TYPE})/\$validate$"), {"POST": self.validate_op}),
             (re.compile(r"^/Bundle/\$transform$"), {"POST": self.transform_op}),
+            (re.compile(r"^/ViewDefinition/\$run$"), {"POST": self.view_run}),
             (re.compile(rf"^/(?P<type>Patient)/(?P<id>{ID})/\$everything$"), {"GET": self.everything}),
             (re.compile(rf"^/(?P<type>{TYPE})/(?P<id>{ID})/\$validate$"), {"POST": self.validate_op,
                                                                             "GET": self.validate_op}),
@@ -91,6 +93,8 @@ class FhirRest:
         request = Request(method.upper(), path, pairs, {k.lower(): v for k, v in (headers or {}).items()},
                           body or b"", base.rstrip("/"))
         response = self._handle(request)
+        if response.stream is not None:
+            return response  # raw rows in the format the operation chose
         try:
             response.media_type = response_type(request)
         except FhirError:
@@ -129,7 +133,8 @@ class FhirRest:
 
     # -- cross-cutting rules ---------------------------------------------------------------------------------
     def _check_format(self, request: Request) -> None:
-        response_type(request)  # 406 before doing anything
+        if request.path not in RAW_OUTPUT:  # those answer in a format of their own (_format=csv ...)
+            response_type(request)  # 406 before doing anything
         if request.method in WRITE_METHODS and request.body:
             kind = media_type(request.header("content-type"))
             if request.method == "PATCH":
@@ -425,6 +430,11 @@ class FhirRest:
         from fhir_service.rest.operations import transform
 
         return transform(self, request)
+
+    def view_run(self, request: Request, repo: Any) -> Response:
+        from fhir_service.rest.view_run import run
+
+        return run(self, request)
 
     def everything(self, request: Request, repo: Any, type: str, id: str) -> Response:
         """`Patient/[id]/$everything`, paged (`_count`, default 100) with keyset cursors in the next link;

@@ -53,3 +53,24 @@ def test_transform_unknown_is_a_400_outcome(base: str) -> None:
     response = post(base, "Bundle/$transform", {"resourceType": "Parameters", "parameter": [
         {"name": "transform", "valueCode": "to-r2"}, {"name": "bundle", "resource": json.loads(CASE.read_text())}]})
     assert response.status_code == 400 and response.json()["resourceType"] == "OperationOutcome"
+
+
+def test_view_run_streams_csv_and_ndjson_over_http(base: str) -> None:
+    source = json.loads(CASE.read_text())
+    transaction = post(base, "Bundle/$transform", {"resourceType": "Parameters", "parameter": [
+        {"name": "transform", "valueCode": "to-transaction"}, {"name": "bundle", "resource": source}]})
+    requests.post(base, data=transaction.content, headers={"Content-Type": FHIR_JSON})
+    patients = sum(1 for e in source["entry"] if e["resource"]["resourceType"] == "Patient")
+    response = requests.post(f"{base}/ViewDefinition/$run", stream=True, headers={
+        "Content-Type": FHIR_JSON, "Accept": "text/csv"}, data=json.dumps({"resourceType": "Parameters", "parameter": [
+            {"name": "viewReference", "valueReference": {"reference": "ViewDefinition/patients"}}]}))
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/csv")
+    lines = response.text.splitlines()
+    assert lines[0].startswith("patient,") and len(lines) >= 1 + patients
+    ndjson = requests.post(f"{base}/ViewDefinition/$run?_format=ndjson", headers={"Content-Type": FHIR_JSON},
+                           data=json.dumps({"resourceType": "Parameters", "parameter": [
+                               {"name": "viewReference", "valueString": "lab-values"}]}))
+    assert ndjson.status_code == 200 and all(json.loads(line)["patient"] for line in ndjson.text.splitlines())
+    bad = requests.post(f"{base}/ViewDefinition/$run", headers={"Content-Type": FHIR_JSON},
+                        data=json.dumps({"resourceType": "Parameters", "parameter": []}))
+    assert bad.status_code == 400 and bad.json()["resourceType"] == "OperationOutcome"
