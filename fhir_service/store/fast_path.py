@@ -192,6 +192,10 @@ def compile_simple(expression: str, definitions: Any) -> Evaluator | None:
         return lambda resource: [resource] if resource.get("resourceType") == name else []
     if ".extension" in expression:
         return _compile_extension(expression, definitions)
+    if ".where(" in expression:
+        from fhir_service.store.fast_where import compile_where
+
+        return compile_where(expression, definitions)
     match = _SIMPLE.match(expression.strip())
     if not match or definitions is None:
         return None

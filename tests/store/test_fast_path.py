@@ -46,8 +46,9 @@ def test_simple_paths_agree_with_the_engine(definitions: Definitions) -> None:
 
 @pytest.mark.parametrize("expression", [
     "Patient.deceased.exists() and Patient.deceased != false",  # logic: the engine's job
-    "Patient.telecom.where(system='email')",
-    "Patient.birthDate.value",                                   # into a primitive: not provable
+    "Patient.birthDate.value",
+    "Patient.telecom.where(value.length() > 3)",                # functions in criteria
+    "Observation.where(value = 'x')",                           # a choice in criteria: types unknown                                   # into a primitive: not provable
     "Observation.nonsense",
 ])
 def test_what_is_not_provably_simple_is_left_to_the_engine(definitions: Definitions, expression: str) -> None:
@@ -153,3 +154,23 @@ def test_extensions_of_primitives_are_read_from_their_shadow_element(definitions
     given = {"resourceType": "MedicationAdministration",
              "effectivePeriod": {"end": "2020", "_end": {"extension": [{"url": url, "valueInteger": 3}]}}}
     assert period(given) == [{"url": url, "valueInteger": 3}]
+
+
+@pytest.mark.parametrize("expression,resource,expected", [
+    ("Patient.telecom.where(system='email')",
+     {"resourceType": "Patient", "telecom": [{"system": "phone", "value": "1"}, {"system": "email", "value": "a@b"}]},
+     [{"system": "email", "value": "a@b"}]),
+    ("Observation.where(code.coding.where(system = 's' and (code = 'a' or code = 'b')).exists()).value.ofType(integer)",
+     {"resourceType": "Observation", "code": {"coding": [{"system": "s", "code": "b"}]}, "valueInteger": 2}, [2]),
+    ("Observation.where(code.coding.where(system = 's' and (code = 'a' or code = 'b')).exists()).value.ofType(integer)",
+     {"resourceType": "Observation", "code": {"coding": [{"system": "t", "code": "b"}]}, "valueInteger": 2}, []),
+    ("Observation.where(code.coding.where(system = 's' and (code = 'a' or code = 'b')).exists()).value.ofType(integer)",
+     {"resourceType": "Observation", "code": {"coding": [{"code": "a"}]}, "valueInteger": 2}, []),
+    ("Patient.telecom.where(system != 'email')",
+     {"resourceType": "Patient", "telecom": [{"value": "1"}, {"system": "email"}, {"system": "fax"}]}, [{"system": "fax"}]),
+])
+def test_where_filters_run_natively_with_three_valued_logic(definitions: Definitions, expression: str,
+                                                           resource: dict[str, Any], expected: list[Any]) -> None:
+    native = compile_simple(expression, definitions)
+    assert native is not None
+    assert native(resource) == compile_expression(expression)(resource) == expected
