@@ -10,6 +10,7 @@ retried as a whole, then reported as 409.
 from __future__ import annotations
 
 import base64
+import io
 import hashlib
 import re
 import sqlite3
@@ -41,6 +42,7 @@ ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MAX_COUNT = 1000
 MAX_EVERYTHING = 1000  # rows per query when `everything` gathers all pages
 RETRIES = 5
+COPY_MIN_ROWS = 50  # below this, a plain executemany is as quick as COPY
 
 
 def make_engine(url: str) -> Engine:
@@ -88,6 +90,18 @@ class CurrentRow:
     def of(cls, row: Any, locked: bool) -> "CurrentRow":
         return cls(row.rid, row.res_type, row.res_id, row.version, row.updated_us, bool(row.deleted),
                    row.content, locked)
+
+
+def _csv_field(value: Any) -> str:
+    """One field of COPY ... (FORMAT csv): NULL unquoted and empty, strings always quoted (so that the
+    empty string stays one), booleans t/f, numbers as Python writes them."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return '"' + value.replace('"', '""') + '"'
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _stored(row: Any, method: str = "PUT") -> StoredResource:
@@ -368,7 +382,7 @@ class Session:
                               [{"b_rid": rid, **values} for rid, values in updates.items()])
         if self._versions:
             versions, self._versions = self._versions, []
-            self.conn.execute(insert(v), versions)
+            self._insert_many(v, versions)
         tables = self.t.index_tables()
         if self._clear:
             clear, self._clear = sorted(self._clear), set()
@@ -381,7 +395,23 @@ class Session:
             self._pending_rids.clear()
             for kind, rows in pending.items():
                 if rows:
-                    self.conn.execute(insert(tables[kind]), rows)
+                    self._insert_many(tables[kind], rows)
+
+    def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Many rows into one table: COPY on PostgreSQL (several times faster than multi-row INSERTs for
+        the thousands of index rows of a transaction Bundle), executemany elsewhere."""
+        if self.repo.dialect != "postgresql" or len(rows) < COPY_MIN_ROWS:
+            self.conn.execute(insert(table), rows)
+            return
+        names = [c.name for c in table.columns if c.name in rows[0]]
+        buffer = io.StringIO("\n".join(",".join([_csv_field(row.get(name)) for name in names]) for row in rows)
+                             + "\n")
+        cursor = self.conn.connection.driver_connection.cursor()
+        try:
+            quoted = ", ".join(f'"{name}"' for name in names)
+            cursor.copy_expert(f'COPY "{table.name}" ({quoted}) FROM STDIN WITH (FORMAT csv)', buffer)
+        finally:
+            cursor.close()
 
     def prefetch(self, keys: Iterable[tuple[str, str]]) -> None:
         """Read the current rows of many (type, id) at once (locked for update on PostgreSQL), so that the

@@ -90,3 +90,19 @@ def test_prefetch_answers_many_updates_with_one_read(repo: SqlRepository) -> Non
              and "max(" not in s.lower()]
     assert len(reads) == 1, reads
     assert len(repo.search(SearchQuery("Patient", params=[("gender", "male")])).matches) == 4  # p1 p3 p5 p7
+
+
+def test_many_rows_with_awkward_text_come_back_exactly(repo: SqlRepository) -> None:
+    """Large batches take the bulk path (COPY on PostgreSQL): quotes, commas, new lines, backslashes and
+    non-ASCII text are stored as written, and a missing value stays missing (not an empty string)."""
+    names = ['O"Brien, Jr', "line\nbreak", "back\\slash", "Ünïcödé ☃", "comma,,", '""', "tab\there"]
+    patients = [{"resourceType": "Patient", "id": f"a{i}", "name": [{"family": names[i % len(names)], "given": [f"g{i}"]}],
+                 "gender": "female" if i % 2 else "male"} for i in range(70)]
+    repo.atomic(lambda s: [s.update(p) for p in patients])
+    for name in names:
+        escaped = name.replace("\\", "\\\\").replace(",", "\\,").replace("$", "\\$").replace("|", "\\|")
+        found = repo.search(SearchQuery("Patient", params=[("family:exact", escaped)], count=100))
+        assert sorted(m.id for m in found.matches) == sorted(p["id"] for p in patients
+                                                             if p["name"][0]["family"] == name), name
+    assert len(repo.search(SearchQuery("Patient", params=[("birthdate:missing", "true")], count=100)).matches) == 70
+    assert len(repo.search(SearchQuery("Patient", params=[("gender", "male")], count=100)).matches) == 35
