@@ -137,6 +137,10 @@ def _transaction(rest: Any, request: Request, entries: list[_Entry | FhirError])
         for entry in sorted(work_items, key=lambda e: ORDER[e.method]):
             _resolve_identity(tx, entry, ids, existing)
         _reject_duplicates(work_items)
+        prefetch = getattr(tx, "prefetch", None)  # the current rows of all PUT/DELETE targets in one query
+        if prefetch is not None:
+            prefetch([tuple(e.path.strip("/").split("/")) for e in work_items
+                      if e.method in ("PUT", "DELETE") and not e.query and e.path.count("/") == 2])
         responses: dict[int, dict[str, Any]] = {}
         for entry in sorted(work_items, key=lambda e: ORDER[e.method]):
             try:
