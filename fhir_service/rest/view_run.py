@@ -5,7 +5,8 @@ Parameters (a Parameters resource; `_format`, `_limit` and `patient` may also be
 - `viewResource` (resource): the ViewDefinition, or
 - `viewReference` (valueReference `ViewDefinition/<name>` / valueCanonical / valueString): one of the
   project's views (fhir_service/transform/views/definitions), by file stem, name or canonical URL;
-- `_format` (code): csv (default, with a header line) | ndjson | json (one array);
+- `_format` (code): csv (with a header line; `header` false leaves it out) | ndjson | json (one array); without
+  it, the Accept header decides (text/csv, application/x-ndjson, application/json), else csv;
 - `patient` (valueReference `Patient/<id>`, or valueString): only that Patient's resources (the Patient
   itself, or the members of its compartment);
 - `_limit` (integer >= 0): at most this many rows.
@@ -94,8 +95,13 @@ def _view(arguments: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _format(arguments: dict[str, Any]) -> str:
-    fmt = str(arguments.get("_format") or "csv").lower()
+def _format(arguments: dict[str, Any], accept: str | None = None) -> str:
+    """`_format` (parameter or query), else the first Accept type that names a row format, else csv."""
+    wanted = arguments.get("_format")
+    if wanted is None:
+        offered = [part.split(";")[0].strip().lower() for part in (accept or "").split(",")]
+        wanted = next((ALIASES[kind] for kind in offered if kind in ALIASES), "csv")
+    fmt = str(wanted).lower()
     fmt = ALIASES.get(fmt, fmt)
     if fmt not in FORMATS:
         raise FhirError(400, f"_format {fmt!r} is not supported: csv, ndjson or json", "not-supported", "_format")
@@ -155,7 +161,7 @@ def run(rest: Any, request: Request) -> Response:
     from fhir_service.transform.views.model import output_columns
 
     arguments = _arguments(parameters_body(rest, request, "run"), request)
-    fmt, limit, patient = _format(arguments), _limit(arguments), _patient(arguments)
+    fmt, limit, patient = _format(arguments, request.header("accept")), _limit(arguments), _patient(arguments)
     try:
         view = compile_view(_view(arguments))
     except ViewDefinitionError as exc:

@@ -133,3 +133,13 @@ def test_bad_parameters_are_outcomes(rest: FhirRest, parts: list[dict[str, Any]]
 def test_the_capability_statement_lists_run(rest: FhirRest) -> None:
     statement = rest.handle("GET", "/metadata").body
     assert "run" in [op["name"] for op in statement["rest"][0]["operation"]]
+
+
+def test_accept_chooses_the_format_when_format_is_not_given(rest: FhirRest) -> None:
+    body = json.dumps({"resourceType": "Parameters", "parameter": [view_part("patients")]})
+    response = rest.handle("POST", "/ViewDefinition/$run", "", {**JSON, "Accept": "application/x-ndjson"}, body)
+    assert response.headers["Content-Type"] == "application/x-ndjson"
+    rows = [orjson.loads(line) for line in b"".join(response.stream or []).splitlines()]
+    assert len(rows) == len(expected_rows("patients"))
+    status, _, data = run(rest, view_part("patients"), {"name": "header", "valueBoolean": False})
+    assert status == 200 and len(data.decode().splitlines()) == len(expected_rows("patients"))
