@@ -58,6 +58,8 @@ def check(resource: Any, definitions: Any) -> list[Issue]:
     """The parse-level problems of a resource (empty when a FHIR parser would accept it)."""
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         return [Issue("error", "structure", "not a FHIR resource (a JSON object with resourceType)")]
+    if _valid_resource(resource, definitions):  # the usual case, without building any issue or path
+        return []
     issues = []
     for issue in _resource(resource, resource["resourceType"], definitions):
         issues.append(issue)
@@ -171,3 +173,63 @@ def _primitive(value: Any, code: str, where: str) -> Iterator[Issue]:
                     date_range(value)
                 except DateFormatError:
                     yield Issue("error", "value", f"{value!r} is not a valid {code}", where)
+
+
+# -- the same rules as a yes/no walk: every write takes it; only a failing resource is walked again above to
+#    say what and where. Each branch mirrors one of the generators; tests/rest/test_shape.py checks they agree.
+def _valid_resource(resource: dict[str, Any], definitions: Any) -> bool:
+    resource_type = resource.get("resourceType")
+    tables = _tables(definitions, resource_type) if isinstance(resource_type, str) else None
+    if tables is None or resource_type not in definitions.resource_types:
+        return False
+    return _valid_object(resource, resource_type, tables, resource_type, definitions, True)
+
+
+def _valid_object(value: dict[str, Any], path: str, tables: dict[str, Children], type_name: str,
+                  definitions: Any, is_resource: bool = False) -> bool:
+    children = tables.get(path, {})
+    for key, item in value.items():
+        if is_resource and key == "resourceType" or key == "fhir_comments":
+            continue
+        shadow = key.startswith("_")
+        name = key[1:] if shadow else key
+        spec = children.get(name)
+        if spec is None:
+            return False
+        if shadow:
+            if not isinstance(item, (dict, list)):
+                return False
+            continue
+        is_array, codes, reference = spec
+        if is_array != isinstance(item, list):
+            return False
+        child = f"{path}.{name}"
+        for element in (item if is_array else (item,)):
+            if element is None:
+                if not is_array or f"_{name}" not in value:
+                    return False
+                continue
+            if not _valid_value(element, codes, reference, child, tables, type_name, definitions):
+                return False
+    return True
+
+
+def _valid_value(value: Any, codes: list[str], reference: str | None, path: str, tables: dict[str, Children],
+                 type_name: str, definitions: Any) -> bool:
+    if reference:
+        if not isinstance(value, dict):
+            return False
+        owner = reference.split(".")[0]
+        owner_tables = tables if owner == type_name else _tables(definitions, owner)
+        return _valid_object(value, reference, owner_tables or {}, owner, definitions)
+    code = codes[0] if len(codes) == 1 else ""
+    if code in ("BackboneElement", "Element") or (not code and isinstance(value, dict)):
+        return isinstance(value, dict) and _valid_object(value, path, tables, type_name, definitions)
+    if code == "Resource":
+        return isinstance(value, dict) and _valid_resource(value, definitions)
+    if code and code[0].isupper():
+        if not isinstance(value, dict):
+            return False
+        datatype = _tables(definitions, code)
+        return datatype is None or _valid_object(value, code, datatype, code, definitions)
+    return next(_primitive(value, code, ""), None) is None

@@ -48,3 +48,37 @@ def test_what_a_parser_accepts(definitions: Definitions, resource: dict) -> None
 def test_integers_are_32_bit_but_decimals_are_not_limited(definitions: Definitions) -> None:
     assert check({"resourceType": "Patient", "multipleBirthInteger": 2 ** 31}, definitions)
     assert not check({"resourceType": "Observation", "valueQuantity": {"value": 10 ** 30}}, definitions)
+
+
+def test_the_quick_yes_no_walk_agrees_with_the_issue_walk(definitions: Definitions) -> None:
+    """`check` answers valid resources from a walk that builds no issues; on every case bundle resource,
+    candle fixture and a seeded set of broken variants of them, both walks must agree."""
+    import random
+
+    from fhir_service.rest.shape import _resource, _valid_resource
+    from tests.store.test_fast_path import sample_resources
+
+    rng = random.Random(7)
+    junk = [5, "x", True, None, [], {}, [None], {"x": 1}, Decimal("1.5"), "2020-13-01", ["a"], [{"y": 2}]]
+
+    def mutate(value: object, depth: int = 0) -> object:
+        if isinstance(value, dict) and value and depth < 6:
+            key = rng.choice(sorted(value))
+            if rng.random() < 0.3 and key != "resourceType":
+                return {**value, key: rng.choice(junk)}
+            return {**value, key: mutate(value[key], depth + 1)}
+        if isinstance(value, list) and value and depth < 6:
+            index = rng.randrange(len(value))
+            return [*value[:index], mutate(value[index], depth + 1), *value[index + 1:]]
+        return rng.choice(junk)
+
+    resources = sample_resources()
+    variants = resources + [mutate(r) for r in resources for _ in range(3)]
+    invalid = 0
+    for resource in variants:
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            continue
+        issues = list(_resource(resource, resource["resourceType"], definitions))
+        assert _valid_resource(resource, definitions) == (not issues), (resource.get("id"), issues[:1])
+        invalid += bool(issues)
+    assert invalid > 100
