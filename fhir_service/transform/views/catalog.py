@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from fhir_service.transform.views.sources import read_json_file
 from fhir_service.validation.outcome import Issue
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
@@ -36,14 +37,7 @@ def load_view(spec: str) -> tuple[dict[str, Any] | None, list[Issue]]:
     """The ViewDefinition `spec` names: a JSON file if one exists there, else a project view."""
     path = Path(spec)
     if path.is_file():
-        try:
-            return orjson.loads(path.read_bytes().removeprefix(b"\xef\xbb\xbf")), []
-        except OSError as exc:
-            return None, [Issue("fatal", "exception", f"cannot read: {exc.strerror or exc}")]
-        except orjson.JSONDecodeError as exc:
-            issue = Issue("fatal", "structure", f"not JSON: {exc}")
-            issue.line, issue.col = exc.lineno, exc.colno
-            return None, [issue]
+        return read_json_file(path)
     view = find_project_view(spec)
     if view is not None:
         return view, []

@@ -66,15 +66,22 @@ def read_batch(path: str) -> tuple[Batch | None, list[Issue]]:
         return None, [Issue("fatal", "not-found", "no such file")]
     if file.suffix.lower() in (".ndjson", ".jsonl"):
         return Batch(path, _ndjson(file)), []
+    value, issues = read_json_file(file)
+    if issues:
+        return None, issues
+    return batch_of(path, value)
+
+
+def read_json_file(file: Path) -> tuple[Any, list[Issue]]:
+    """The JSON document in `file` (a UTF-8 BOM allowed), or a fatal issue saying why it cannot be read."""
     try:
-        value = orjson.loads(file.read_bytes().removeprefix(b"\xef\xbb\xbf"))
+        return orjson.loads(file.read_bytes().removeprefix(b"\xef\xbb\xbf")), []
     except OSError as exc:
         return None, [Issue("fatal", "exception", f"cannot read: {exc.strerror or exc}")]
     except orjson.JSONDecodeError as exc:
         issue = Issue("fatal", "structure", f"not JSON: {exc}")
         issue.line, issue.col = exc.lineno, exc.colno
         return None, [issue]
-    return batch_of(path, value)
 
 
 class NdjsonError(ValueError):
