@@ -102,19 +102,24 @@ def load_resource(rest: FhirRest, resource: Any, label: str) -> LoadResult:
 
 def load_file(rest: FhirRest, path: str | Path) -> LoadResult:
     """Load one .json (or .xml) file of FHIR."""
+    findings: list[str] = []
     try:
         raw = Path(path).read_bytes()
         if str(path).lower().endswith(".xml"):
             from fhir_service.formats.xml import parse_xml
 
-            parsed = parse_xml(raw, rest.definitions)
-            errors = [i.diagnostics for i in parsed.issues if i.is_error]
-            if errors or parsed.resource is None:
-                raise ValueError(errors[0] if errors else "no FHIR resource in the XML")
+            parsed = parse_xml(raw, rest.definitions)  # XmlFormatError (a ValueError): not readable
+            fatal = [i.diagnostics for i in parsed.issues if i.severity == "fatal"]
+            if fatal or parsed.resource is None:
+                raise ValueError(fatal[0] if fatal else "no FHIR resource in the XML")
             data = parsed.resource
+            # element order, undefined attributes ...: validation findings, not a reason to refuse the file
+            findings = [f"{i.expression or ''}: {i.diagnostics}".lstrip(": ") for i in parsed.issues]
         else:
             data = fhirjson.loads(raw)
     except (OSError, ValueError) as exc:
         return LoadResult(str(path), False, outcome={"resourceType": "OperationOutcome", "issue": [
             {"severity": "fatal", "code": "structure", "diagnostics": f"cannot read {path}: {exc}"}]})
-    return load_resource(rest, data, str(path))
+    result = load_resource(rest, data, str(path))
+    result.warnings.extend(f"XML: {finding}" for finding in findings)
+    return result

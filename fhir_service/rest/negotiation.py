@@ -64,8 +64,14 @@ def is_resource_type(kind: str) -> bool:
     return kind in JSON_TYPES or kind in XML_TYPES
 
 
-def parse_resource(request: Request, definitions: Any) -> Any:
-    """The request body as FHIR JSON (a dict, or whatever JSON it holds); FhirError 400 when unreadable."""
+def parse_resource(request: Request, definitions: Any, findings: list[Any] | None = None) -> Any:
+    """The request body as FHIR JSON (a dict, or whatever JSON it holds); FhirError 400 when unreadable.
+
+    XML is refused (400) only when it cannot be read as FHIR: not well-formed, a DTD, a root outside the FHIR
+    namespace (the reader raises for those), or no resource at all. What the XML reader reports besides
+    (elements out of definition order, undefined attributes such as `xsi:schemaLocation`, stray text) are
+    validation findings, as the HL7 validator treats them: the resource is read all the same, and the findings
+    are appended to `findings` for `$validate` and validate-on-write to report."""
     kind = media_type(request.header("content-type"))
     if kind in XML_TYPES:
         from fhir_service.formats.xml import XmlFormatError, parse_xml
@@ -77,14 +83,16 @@ def parse_resource(request: Request, definitions: Any) -> Any:
             raise FhirError(400, f"the body is not FHIR XML: {exc}{where}", "structure") from None
         except ValueError as exc:
             raise FhirError(400, f"the body is not FHIR XML: {exc}", "structure") from None
-        errors = [issue for issue in result.issues if issue.is_error]
-        if errors or result.resource is None:
-            message = errors[0].diagnostics if errors else "no resource found"
+        fatal = [issue for issue in result.issues if issue.severity == "fatal"]
+        if fatal or result.resource is None:
+            message = fatal[0].diagnostics if fatal else "no resource found"
             raise FhirError(400, f"the body is not FHIR XML: {message}", "structure")
         try:
             fhirjson.check_depth(result.resource)
         except ValueError as exc:
             raise FhirError(400, f"the body is not usable FHIR XML: {exc}", "structure") from None
+        if findings is not None:
+            findings.extend(result.issues)
         return result.resource
     try:
         return fhirjson.loads(request.body)

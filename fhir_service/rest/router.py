@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
 
 
@@ -152,10 +152,13 @@ class FhirRest:
         if resource_type not in self.repo.resource_types:
             raise FhirError(404, f"resource type {resource_type!r} is not supported", "not-supported")
 
-    def _resource_body(self, request: Request, resource_type: str | None) -> dict[str, Any]:
+    def _resource_body(self, request: Request, resource_type: str | None,
+                       findings: list[Any] | None = None) -> dict[str, Any]:
+        """The body as a resource of `resource_type`; what the XML reader found besides (element order,
+        undefined attributes) is appended to `findings` (see negotiation.parse_resource)."""
         if not request.body.strip():
             raise FhirError(400, "the request has no body: a FHIR resource is required", "required")
-        resource = parse_resource(request, self.definitions)
+        resource = parse_resource(request, self.definitions, findings)
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
             raise FhirError(400, "the body is not a FHIR resource (a JSON object with resourceType)", "structure")
         if resource_type and resource["resourceType"] != resource_type:
@@ -163,10 +166,12 @@ class FhirRest:
                             "invalid", "resourceType")
         return resource
 
-    def _validate_on_write(self, resource: dict[str, Any]) -> list[Any]:
+    def _validate_on_write(self, resource: dict[str, Any], findings: Sequence[Any] = ()) -> list[Any]:
         """The write interceptor. A resource that is not parseable FHIR is a 400 (always, unless
         configured off); then, when configured, validation against its meta.profile: enforce -> 422,
-        warn -> logged and returned to a client asking for Prefer: return=OperationOutcome."""
+        warn -> logged and returned to a client asking for Prefer: return=OperationOutcome. `findings` are
+        what the format reader reported (XML element order, undefined attributes): they count as validation
+        issues whenever validate-on-write is on, with or without a meta.profile."""
         if self.config.reject_malformed:
             problems = shape.check(resource, self.definitions)
             if problems:
@@ -174,9 +179,9 @@ class FhirRest:
         mode = self.config.validate_on_write
         meta = resource.get("meta")
         profiles = [p for p in (meta.get("profile") or [] if isinstance(meta, dict) else []) if isinstance(p, str)]
-        if mode == "off" or not profiles:
+        if mode == "off":
             return []
-        issues = validate(resource, self.definitions, profiles)
+        issues = list(findings) + (validate(resource, self.definitions, profiles) if profiles else [])
         if mode == "enforce" and has_errors(issues):
             raise _Unprocessable(issues)
         if has_errors(issues):
@@ -221,12 +226,13 @@ class FhirRest:
         return Response(200, bundles.resource_headers(request.base, stored), stored.resource)
 
     def update(self, request: Request, repo: Any, type: str, id: str) -> Response:
-        resource = self._resource_body(request, type)
+        findings: list[Any] = []
+        resource = self._resource_body(request, type, findings)
         if resource.get("id") != id:
             raise FhirError(400, f"the resource id ({resource.get('id')!r}) must match the URL id ({id!r})",
                             "invalid", "id")
         if_match = parse_etag(request.header("if-match"), "If-Match")
-        issues = self._validate_on_write(resource)
+        issues = self._validate_on_write(resource, findings)
         stored, created = repo.update(resource, if_match=if_match)
         return self._written(request, stored, 201 if created else 200, issues)
 
@@ -268,9 +274,10 @@ class FhirRest:
 
     # -- type level --------------------------------------------------------------------------------------------
     def create(self, request: Request, repo: Any, type: str) -> Response:
-        resource = self._resource_body(request, type)
+        findings: list[Any] = []
+        resource = self._resource_body(request, type, findings)
         resource.pop("id", None)
-        issues = self._validate_on_write(resource)
+        issues = self._validate_on_write(resource, findings)
         if_none_exist = request.header("if-none-exist")
         stored, created = repo.create(resource, if_none_exist=if_none_exist or None)
         if not created:  # If-None-Exist matched: 200 with the existing resource
@@ -281,7 +288,8 @@ class FhirRest:
         if not request.query:
             raise FhirError(405, "PUT on a type needs search criteria (conditional update)", "not-supported",
                             headers={"Allow": "GET, POST, PUT, DELETE"})
-        resource = self._resource_body(request, type)
+        findings: list[Any] = []
+        resource = self._resource_body(request, type, findings)
         criteria = bundles.query_string(request.query)
 
         def work(tx: Any) -> tuple[StoredResource, bool]:
@@ -298,7 +306,7 @@ class FhirRest:
                 return tx.update(resource)
             return tx.create(resource)
 
-        issues = self._validate_on_write(resource)
+        issues = self._validate_on_write(resource, findings)
         stored, created = repo.atomic(work)
         return self._written(request, stored, 201 if created else 200, issues)
 
@@ -392,7 +400,8 @@ class FhirRest:
             resource = repo.read(type, id).resource
             profiles = [v for k, v in request.query if k == "profile" and v]
             return Response(200, {}, operation_outcome(validate(resource, self.definitions, profiles)))
-        body = self._resource_body(request, None)
+        findings: list[Any] = []
+        body = self._resource_body(request, None, findings)
         profiles: list[str] = [v for k, v in request.query if k == "profile" and v]
         mode = None
         resource: Any = body
@@ -423,7 +432,7 @@ class FhirRest:
             raise FhirError(400, f"$validate on {type} was given a {resource.get('resourceType')}", "invalid")
         if id is not None and mode == "update" and resource.get("id") != id:
             raise FhirError(400, "mode=update: the resource id must match the URL", "invalid", "id")
-        issues = validate(resource, self.definitions, [p for p in profiles if p])
+        issues = findings + validate(resource, self.definitions, [p for p in profiles if p])
         return Response(200, {}, operation_outcome(issues))
 
     def transform_op(self, request: Request, repo: Any) -> Response:
