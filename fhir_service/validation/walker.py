@@ -24,6 +24,7 @@ from fhir_service.validation.fhirpath_adapter import satisfied
 from fhir_service.validation.guards import any_present, is_pure
 from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Issue, Location
+from fhir_service.validation.native import NATIVE
 from fhir_service.validation.primitives import HTML_TAG, REGEXES, check_primitive, json_type_name
 from fhir_service.validation.xhtml import check_xhtml, local_links, narrative_control_problems
 
@@ -726,6 +727,9 @@ class Walk:
                 try:
                     if c.roots is not None and isinstance(val, dict) and not any_present(val, c.roots):
                         ok = _empty_focus(c, val, context_type, is_resource)
+                    elif (native := NATIVE.get(c.expression)) is not None and \
+                            (decided := native(val, frame.resource)) is not None:
+                        ok = decided
                     elif (decided := self._shortcut(c, val, None if is_resource else context_type)) is not None:
                         ok = decided
                     elif (memo := self._memoised(c, val, None if is_resource else context_type, frame)) is not None:
