@@ -11,26 +11,77 @@ kept apart from what the server gets wrong, and the runner's own rules are unit-
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from fhir_service.web.app import create_app
 from fhir_service.web.server import LoopbackServer
-from tests.conformance.testscripts.asserts import compare, missing_content
+from fhir_service.validation import Validator
+from tests.conformance.testscripts.asserts import AssertEvaluator, compare, missing_content
 from tests.conformance.testscripts.context import RunContext, location_target
-from tests.conformance.testscripts.model import FAIL, NOT_RUN, PASS, ScriptResult, Unsupported
+from tests.conformance.testscripts.model import (FAIL, NOT_RUN, PASS, WARNING, Exchange, ScriptError, ScriptResult,
+                                                 Unsupported)
 from tests.conformance.testscripts.operations import encode_params, request_url
 from tests.conformance.testscripts.report import TestScriptReport
 from tests.conformance.testscripts.runner import ScriptRunner
+from tests.conformance.testscripts.xpath import to_fhirpath
 from tests.conftest import CONFORMANCE_DATA
 
 SUITE = CONFORMANCE_DATA / "rest-testscripts-r4"
 SCRIPTS = sorted(SUITE.glob("*/*.json"))
 TITLE = "REST TestScripts (R4 samples)"
-TOTAL_FLOOR = 0  # asserts that must pass (raised to the current count; only ever raised)
-SCRIPT_FLOORS: dict[str, int] = {}
+TOTAL_FLOOR = 64  # asserts that must pass, of 91 (the current count; only ever raised)
+SCRIPT_FLOORS = {"observation/general_testscript_obs": 8, "observation/history_testscript_obs": 6,
+                 "observation/read_testscript_obs": 3, "observation/search_testscript_obs": 8,
+                 "observation/update_testscript_obs": 5, "patient/general_testscript": 11,
+                 "patient/history_testscript": 5, "patient/read_testscript": 7, "patient/search_testscript": 8,
+                 "patient/update_testscript": 3}
+
+# Asserts a correct R4 server fails, because the script is wrong or assumes data the scripts never create.
+_FAILED_PUT = ("the setup PUT sends fixture {fixture} (id {id}) to {url}: a body id that differs from the URL id "
+               "is a 400 (R4 http.html#update), so this test runs against that 400")
+KNOWN_SCRIPT_DEFECTS = {
+    ("observation/read_testscript_obs", "Sprinkler Read Test R001", "Confirm that the returned HTTP status is 200(OK)."):
+        "no script creates Observation/example (the fixtures have id f001): a precondition on the server's data",
+    ("observation/read_testscript_obs", "Sprinkler Read Test R001", "Confirm that the returned resource type is Observation."):
+        "follows from the 404 of Observation/example (precondition)",
+    ("observation/read_testscript_obs", "Sprinkler Read Test R001",
+     "Confirm that the returned HTTP Header Last-Modified is present. Warning only as the server might not support "
+     "versioning."): "follows from the 404 of Observation/example (precondition)",
+    ("observation/read_testscript_obs", "Sprinkler Read Test R001",
+     "Confirm that the returned Observation conforms to the base FHIR specification."):
+        "follows from the 404 of Observation/example (precondition)",
+    ("observation/read_testscript_obs", "Sprinkler Read Test R004", "Confirm that the returned HTTP status is 400(Bad Request)."):
+        "R4 ids are [A-Za-z0-9-.]{1,64}: capitals are valid, so an unknown id is a 404, not a 400",
+    ("patient/read_testscript", "Sprinkler Read Test R004", "01-Response400"):
+        "R4 ids are [A-Za-z0-9-.]{1,64}: capitals are valid, so an unknown id is a 404, not a 400",
+    ("patient/general_testscript", "setup", "01-ConfirmResponse201"):
+        "the setup has just deleted Patient/example, so the PUT creates it: 201 (history_testscript expects 201 "
+        "for the same steps); the label says 201, the assert says 200",
+    ("patient/history_testscript", "setup", "01-Response200"):
+        _FAILED_PUT.format(fixture="example2.json", id="example2", url="Patient/example"),
+    ("patient/history_testscript", "History Patient", "03-ResponseProfile"):
+        "its 'bundle-profile' points at the Patient StructureDefinition, and the history is a Bundle",
+    ("patient/update_testscript", "Update Patient", "01-Response200"):
+        _FAILED_PUT.format(fixture="example2.json", id="example2", url="Patient/example"),
+    ("patient/update_testscript", "Update Patient", "03-ResponseHTTPheader"):
+        "follows from the 400 of the PUT with a mismatched id",
+}
+# Asserts the server fails where the specification says otherwise (reported to the REST/store owners).
+KNOWN_SERVER_DEVIATIONS = {
+    (script, "setup", label): "DELETE of a resource that never existed answers 404; R4 http.html#delete: 'Upon "
+                              "successful deletion, or if the resource does not exist at all, the server should "
+                              "return either a 200 OK ... or a 204 No Content'"
+    for script, label in [
+        ("observation/general_testscript_obs", "Confirm that the returned HTTP status is 200(OK) or 204(No Content)."),
+        ("observation/history_testscript_obs", "Confirm that the returned HTTP status is 200(OK) or 204(No Content)."),
+        ("patient/general_testscript", "01-ConfirmResponse200"),
+    ]
+}
 
 
 def script_name(path: Path) -> str:
@@ -42,7 +93,7 @@ def testscript_results(definitions: Any, tmp_path_factory: pytest.TempPathFactor
                        pytestconfig: pytest.Config) -> dict[str, ScriptResult]:
     db = tmp_path_factory.mktemp("testscripts") / "x.sqlite3"
     app = create_app(db_url=f"sqlite:///{db}", definitions=definitions)
-    report = TestScriptReport(TITLE)
+    report = TestScriptReport(TITLE, {**KNOWN_SCRIPT_DEFECTS, **KNOWN_SERVER_DEVIATIONS})
     with LoopbackServer(app) as server:
         runner = ScriptRunner(server.base_url, definitions)
         for path in SCRIPTS:
@@ -55,8 +106,12 @@ def testscript_results(definitions: Any, tmp_path_factory: pytest.TempPathFactor
 def test_testscript(path: Path, testscript_results: dict[str, ScriptResult]) -> None:
     result = testscript_results[script_name(path)]
     assert result.total > 0, "every sample script has asserts"
-    assert result.passed >= SCRIPT_FLOORS.get(result.name, 0), [o.describe() for o in result.outcomes
-                                                                  if o.status != PASS]
+    assert result.passed >= SCRIPT_FLOORS[result.name], [o.describe() for o in result.outcomes if o.status != PASS]
+    assert not result.errors, result.errors
+    known = {**KNOWN_SCRIPT_DEFECTS, **KNOWN_SERVER_DEVIATIONS}
+    unexplained = [outcome.describe() for outcome in result.outcomes if outcome.status in (FAIL, WARNING)
+                   and (outcome.script, outcome.section, outcome.label) not in known]
+    assert not unexplained, ["new failure: is the server or the runner wrong?", *unexplained]
 
 
 def test_testscripts_score(testscript_results: dict[str, ScriptResult], report_score: Any) -> None:
@@ -65,3 +120,173 @@ def test_testscripts_score(testscript_results: dict[str, ScriptResult], report_s
     report_score(f"{TITLE} asserts", passed, total)
     assert len(testscript_results) == 10
     assert passed >= TOTAL_FLOOR
+
+
+# -- the runner's own rules -----------------------------------------------------------------------------------
+PATIENT = {"resourceType": "Patient", "id": "p1", "name": [{"family": "Chalmers", "given": ["Peter", "James"]}]}
+
+
+def make_context(tmp_path: Path, **script: Any) -> RunContext:
+    (tmp_path / "p.json").write_text(json.dumps(PATIENT))
+    fixtures = [{"id": "pat", "resource": {"reference": "p.json"}},
+                {"id": "remote", "resource": {"reference": "http://example.org/Patient/1"}}]
+    return RunContext({"fixture": fixtures, **script}, tmp_path, "http://test/fhir")
+
+
+def exchange(status: int = 200, body: Any = None, **headers: str) -> Exchange:
+    return Exchange("GET", "http://test/fhir/Patient?family=x", {"Accept": "application/fhir+json"}, None, status,
+                    {name.lower().replace("_", "-"): value for name, value in headers.items()}, body)
+
+
+@pytest.mark.parametrize("xpath, fhirpath_text", [
+    ("fhir:Patient/fhir:name/fhir:family/@value", "Patient.name.family"),
+    ("Observation/id", "Observation.id"),
+    ("/fhir:Bundle/fhir:type/@value", "Bundle.type"),
+])
+def test_plain_xpath_maps_to_fhirpath(xpath: str, fhirpath_text: str) -> None:
+    assert to_fhirpath(xpath) == fhirpath_text
+
+
+@pytest.mark.parametrize("xpath", ["fhir:Patient/fhir:name[1]/fhir:family/@value", "//fhir:family",
+                                   "count(fhir:Bundle/fhir:entry)", "fhir:name/fhir:family/@value"])
+def test_other_xpath_is_unsupported(xpath: str) -> None:
+    with pytest.raises(Unsupported):
+        to_fhirpath(xpath)
+
+
+@pytest.mark.parametrize("operator, actual, expected, result", [
+    ("equals", "Chalmers", "Chalmers", True), ("equals", "Chalmers", "Windsor", False),
+    ("in", "204", "200,204", True), ("in", "404", "200, 204", False),
+    ("notIn", "404", "200,204", True), ("notEquals", None, "x", True),
+    ("contains", "http://h/Patient?family=x", "family", True), ("notContains", "abc", "b", False),
+    ("greaterThan", "10", "9", True), ("lessThan", "10", "9", False),
+    ("empty", None, None, True), ("empty", "x", None, False), ("notEmpty", "x", None, True),
+    ("notEmpty", None, None, False), ("equals", None, "x", False),
+])
+def test_assert_operators(operator: str, actual: str | None, expected: str | None, result: bool) -> None:
+    assert compare(operator, actual, expected) is result
+
+
+def test_minimum_content_is_a_subset_match() -> None:
+    minimum = {"resourceType": "Patient", "name": [{"given": ["Peter"]}]}
+    assert missing_content(minimum, PATIENT, "Patient") == []
+    assert missing_content({"name": [{"given": ["Jim"]}]}, PATIENT, "Patient") == ["Patient.name[0]"]
+    assert missing_content({"gender": "male"}, PATIENT, "Patient") == ["Patient.gender"]
+
+
+def test_encode_request_url_encodes_query_values_only() -> None:
+    assert encode_params("?family=O'Brien Smith&given=Ann") == "?family=O%27Brien%20Smith&given=Ann"
+    assert encode_params("/example") == "/example"
+
+
+def test_location_names_type_and_id() -> None:
+    assert location_target("http://test/fhir/Patient/7/_history/2") == ("Patient", "7")
+    assert location_target("") is None
+
+
+def test_variables(tmp_path: Path) -> None:
+    ctx = make_context(tmp_path, variable=[
+        {"name": "known", "defaultValue": "example"}, {"name": "family", "path": "Patient/name/family", "sourceId": "pat"},
+        {"name": "given", "expression": "Patient.name.given", "sourceId": "pat"},
+        {"name": "asked", "hint": "[Family name]"}, {"name": "where", "headerField": "Location", "sourceId": "created"}])
+    ctx.responses["created"] = exchange(201, None, Location="http://test/fhir/Patient/9/_history/1")
+    assert ctx.substitute("/${known}?family=${family}&given=${given}") == "/example?family=Chalmers&given=Peter"
+    assert ctx.substitute("${where}") == "http://test/fhir/Patient/9/_history/1"
+    with pytest.raises(Unsupported, match="tester must supply"):
+        ctx.substitute("${asked}")
+    with pytest.raises(ScriptError):
+        ctx.substitute("${undeclared}")
+
+
+def test_request_urls(tmp_path: Path) -> None:
+    ctx = make_context(tmp_path)
+    assert request_url({"resource": "Patient", "sourceId": "pat"}, "update", ctx) == "http://test/fhir/Patient/p1"
+    assert request_url({"resource": "Patient", "sourceId": "pat"}, "create", ctx) == "http://test/fhir/Patient"
+    ctx.server_ids["pat"] = ("Patient", "srv-1")  # what the server named the created fixture
+    assert request_url({"targetId": "pat"}, "history", ctx) == "http://test/fhir/Patient/srv-1/_history"
+    assert request_url({"targetId": "pat"}, "read", ctx) == "http://test/fhir/Patient/srv-1"
+    assert request_url({"url": "http://other/fhir/Patient/2"}, "read", ctx) == "http://other/fhir/Patient/2"
+    assert request_url({"resource": "Patient", "params": "?name=a b"}, "search", ctx) == \
+        "http://test/fhir/Patient?name=a%20b"
+    with pytest.raises(ScriptError):
+        request_url({}, "create", ctx)
+
+
+def evaluator(tmp_path: Path, last: Exchange, definitions: Any, fetch: Any = None) -> AssertEvaluator:
+    ctx = make_context(tmp_path, profile=[{"id": "pp", "reference": "http://hl7.org/fhir/StructureDefinition/Patient"}])
+    ctx.last = last
+    return AssertEvaluator(ctx, Validator(definitions), fetch)
+
+
+def test_response_and_header_asserts(tmp_path: Path, definitions: Any) -> None:
+    check = evaluator(tmp_path, exchange(200, PATIENT, Content_Type="application/fhir+json; charset=utf-8"),
+                      definitions).evaluate
+    assert check({"response": "okay"})[0] and not check({"response": "notFound"})[0]
+    assert check({"responseCode": "200,204", "operator": "in"})[0]
+    assert check({"contentType": "json"})[0] and not check({"contentType": "xml"})[0]
+    assert check({"headerField": "Content-Type", "operator": "contains", "value": "fhir"})[0]
+    assert not check({"headerField": "Last-Modified", "operator": "notEmpty"})[0]
+    assert check({"resource": "Patient"})[0] and not check({"resource": "Bundle"})[0]
+    assert check({"direction": "request", "requestURL": "family", "operator": "contains"})[0]
+    assert check({"requestMethod": "get"})[0] and not check({"requestMethod": "post"})[0]
+
+
+def test_content_asserts(tmp_path: Path, definitions: Any) -> None:
+    check = evaluator(tmp_path, exchange(200, PATIENT), definitions).evaluate
+    assert check({"expression": "Patient.name.given", "value": "Peter"})[0]
+    assert not check({"path": "fhir:Patient/fhir:name/fhir:family/@value", "value": "Windsor"})[0]
+    assert check({"expression": "Patient.name.family", "compareToSourceId": "pat",
+                  "compareToSourcePath": "fhir:Patient/fhir:name/fhir:family/@value"})[0]
+    assert check({"expression": "name.given.count() = 2"})[0] and not check({"expression": "name.exists().not()"})[0]
+    assert check({"minimumId": "pat"})[0]
+    with pytest.raises(Unsupported):
+        check({"minimumId": "remote"})  # a fixture that is not a local file
+    assert check({"validateProfileId": "pp"})[0]
+    assert check({"validateProfileId": "pp", "sourceId": "pat"})[0]  # the fixture itself, by sourceId
+
+
+def test_profile_validation_fails_invalid_content(tmp_path: Path, definitions: Any) -> None:
+    invalid = {**PATIENT, "gender": "unknown-code", "birthDate": "1974-13-45"}
+    passed, message = evaluator(tmp_path, exchange(200, invalid), definitions).evaluate({"validateProfileId": "pp"})
+    assert not passed and "error" in message
+
+
+def test_navigation_links(tmp_path: Path, definitions: Any) -> None:
+    pages = {"http://test/fhir/Patient?family=x": (200, "Bundle"), "http://test/fhir/Patient?page=2": (404, None)}
+    bundle = {"resourceType": "Bundle", "type": "searchset",
+              "link": [{"relation": "self", "url": "http://test/fhir/Patient?family=x"}]}
+    check = evaluator(tmp_path, exchange(200, bundle), definitions, pages.__getitem__).evaluate
+    assert check({"navigationLinks": True})[0]
+    bundle["link"].append({"relation": "next", "url": "http://test/fhir/Patient?page=2"})
+    assert not check({"navigationLinks": True})[0]  # a next link that does not answer
+    bundle["link"] = [{"relation": "self", "url": "Patient?family=x"}]
+    assert not check({"navigationLinks": True})[0]  # not absolute
+
+
+def test_runner_records_pass_fail_warning_and_not_run(tmp_path: Path, definitions: Any) -> None:
+    """A script of our own against the real server: each kind of outcome, and created fixtures are targeted
+    by the id the server gave them."""
+    (tmp_path / "p.json").write_text(json.dumps({k: v for k, v in PATIENT.items() if k != "id"}))
+    op = lambda code, **kw: {"operation": {"type": {"code": code}, "resource": "Patient", **kw}}  # noqa: E731
+    check = lambda **kw: {"assert": kw}  # noqa: E731
+    script = {
+        "fixture": [{"id": "pat", "resource": {"reference": "p.json"}}],
+        "variable": [{"name": "asked", "hint": "[name]"}],
+        "test": [{"name": "t", "action": [
+            op("create", sourceId="pat"), check(label="created", response="created"),
+            op("read", targetId="pat", responseId="r"), check(label="read", response="okay"),
+            check(label="family", expression="Patient.name.family", value="Chalmers", sourceId="r"),
+            check(label="wrong", response="notFound"),
+            check(label="soft", headerField="X-Nope", operator="notEmpty", warningOnly=True),
+            op("search", params="?family=${asked}"), check(label="blocked", response="okay"),
+        ]}],
+        "teardown": {"action": [op("delete", targetId="pat")]},
+    }
+    app = create_app(db_url=f"sqlite:///{tmp_path}/x.sqlite3", definitions=definitions)
+    with LoopbackServer(app) as server:
+        result = ScriptRunner(server.base_url, definitions).run(script, tmp_path, "own")
+        statuses = {outcome.label: outcome.status for outcome in result.outcomes}
+        assert statuses == {"created": PASS, "read": PASS, "family": PASS, "wrong": FAIL, "soft": WARNING,
+                            "blocked": NOT_RUN}
+        assert not result.ok and result.errors == []
+        assert requests.get(f"{server.base_url}/Patient?family=Chalmers", timeout=10).json()["total"] == 0

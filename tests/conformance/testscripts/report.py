@@ -13,9 +13,11 @@ class TestScriptReport:
 
     __test__ = False  # not a test class, despite the name
 
-    def __init__(self, title: str) -> None:
+    def __init__(self, title: str, notes: dict[tuple[str, str, str], str] | None = None) -> None:
+        """`notes`: why a known failure fails, by (script, section, label), printed beside it."""
         self.title = title
         self.results: list[ScriptResult] = []
+        self.notes = notes or {}
 
     def lines(self) -> list[str]:
         out = []
@@ -30,6 +32,9 @@ class TestScriptReport:
             for outcome in result.outcomes:
                 if outcome.status in (FAIL, WARNING):
                     out.append(f"       {outcome.status}: [{outcome.section}] {outcome.label}: {outcome.message}")
+                    note = self.notes.get((outcome.script, outcome.section, outcome.label))
+                    if note:
+                        out.append(f"         known: {note}")
         reasons: dict[str, int] = defaultdict(int)
         for result in self.results:
             for outcome in result.outcomes:
