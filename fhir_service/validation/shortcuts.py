@@ -16,8 +16,12 @@ import orjson
 from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
 from fhir_service.validation.guards import any_present, is_pure, root_names, split_top
 
-MEMO_LIMIT = 50_000
+MEMO_LIMIT = 50_000  # entries
+MEMO_BYTES = 32 * 1024 * 1024  # total size of the JSON in the keys: the memo is cleared beyond it
+MEMO_KEY_BYTES = 16 * 1024  # larger projections (a whole Bundle's entries) are evaluated, never kept: they do
+# not repeat, and one such key could hold megabytes for the life of the process
 _memo: dict[tuple, list[Any]] = {}
+_memo_bytes = 0
 _memo_lock = threading.Lock()
 
 
@@ -105,16 +109,33 @@ def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[st
                orjson.dumps(targets, option=orjson.OPT_SORT_KEYS) if resolver is not None else b"")
     except TypeError:
         return None
-    cached = _memo.get(key)
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+    size = len(key[2]) + len(key[3])
+    if size <= MEMO_KEY_BYTES:
+        cached = _memo.get(key)
+        if cached is not None:
+            return cached  # type: ignore[return-value]
     result = _normalised(compiled.evaluate(focus, resource=focus, root_resource=focus, context_type=context_type,
                                            resolver=resolver))
-    with _memo_lock:
-        if len(_memo) >= MEMO_LIMIT:
-            _memo.clear()
-        _memo[key] = result  # type: ignore[assignment]
+    if size <= MEMO_KEY_BYTES:
+        _remember(key, result, size)
     return result
+
+
+def _remember(key: tuple, result: list[Any], size: int) -> None:
+    """Store one result, clearing the memo first when it is full (by entries or by bytes of key JSON)."""
+    global _memo_bytes
+    with _memo_lock:
+        if len(_memo) >= MEMO_LIMIT or _memo_bytes + size > MEMO_BYTES:
+            _memo.clear()
+            _memo_bytes = 0
+        if key not in _memo:
+            _memo_bytes += size
+        _memo[key] = result
+
+
+def memo_size() -> tuple[int, int]:
+    """(entries, bytes of key JSON) held by the memo: for tests and diagnostics."""
+    return len(_memo), _memo_bytes
 
 
 def _leaf(p: Plan, focus: dict[str, Any], context_type: str | None) -> bool | None:
