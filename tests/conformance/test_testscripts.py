@@ -34,11 +34,15 @@ from tests.conftest import CONFORMANCE_DATA
 SUITE = CONFORMANCE_DATA / "rest-testscripts-r4"
 SCRIPTS = sorted(SUITE.glob("*/*.json"))
 TITLE = "REST TestScripts (R4 samples)"
-TOTAL_FLOOR = 64  # asserts that must pass, of 91 (the current count; only ever raised)
+# What a tester types in for the variables that carry only a hint ("a known family name on the target system"):
+# the values of the fixtures the scripts create, as the hints ask.
+TESTER_INPUTS = {"PatientSearchFamilyName": "Chalmers", "PatientSearchGivenName": "Peter",
+                 "ObservationSearchCode": "15074-8", "ObservationSearchStatus": "final"}
+TOTAL_FLOOR = 74  # asserts that must pass, of 91 (the current count; only ever raised)
 SCRIPT_FLOORS = {"observation/general_testscript_obs": 8, "observation/history_testscript_obs": 6,
-                 "observation/read_testscript_obs": 3, "observation/search_testscript_obs": 8,
+                 "observation/read_testscript_obs": 3, "observation/search_testscript_obs": 12,
                  "observation/update_testscript_obs": 5, "patient/general_testscript": 11,
-                 "patient/history_testscript": 5, "patient/read_testscript": 7, "patient/search_testscript": 8,
+                 "patient/history_testscript": 5, "patient/read_testscript": 7, "patient/search_testscript": 14,
                  "patient/update_testscript": 3}
 
 # Asserts a correct R4 server fails, because the script is wrong or assumes data the scripts never create.
@@ -70,6 +74,10 @@ KNOWN_SCRIPT_DEFECTS = {
         _FAILED_PUT.format(fixture="example2.json", id="example2", url="Patient/example"),
     ("patient/update_testscript", "Update Patient", "03-ResponseHTTPheader"):
         "follows from the 400 of the PUT with a mismatched id",
+    ("observation/search_testscript_obs", "Observation Search Dynamic",
+     "Confirm that the returned Bundle total is greater than or equal to the number of returned entries."):
+        "it searches Observation by family/given (Patient parameters), so the server adds a search.mode=outcome "
+        "entry warning about them; `total` counts matches only (R4 search), so total < entry.count() is right",
 }
 # Asserts the server fails where the specification says otherwise (reported to the REST/store owners).
 KNOWN_SERVER_DEVIATIONS = {
@@ -82,6 +90,11 @@ KNOWN_SERVER_DEVIATIONS = {
         ("patient/general_testscript", "01-ConfirmResponse200"),
     ]
 }
+KNOWN_SERVER_DEVIATIONS[("observation/search_testscript_obs", "Observation Search Dynamic",
+                         "Confirm that the returned Bundle conforms to the base FHIR specification.")] = (
+    "the searchset's search.mode=outcome entry (warnings on unknown parameters) has no fullUrl: R4 "
+    "Bundle.entry.fullUrl 'except for transactions and batches, each entry must have a fullUrl' (bdl-8 fails on "
+    "it too); a urn:uuid fullUrl would do")
 
 
 def script_name(path: Path) -> str:
@@ -95,7 +108,7 @@ def testscript_results(definitions: Any, tmp_path_factory: pytest.TempPathFactor
     app = create_app(db_url=f"sqlite:///{db}", definitions=definitions)
     report = TestScriptReport(TITLE, {**KNOWN_SCRIPT_DEFECTS, **KNOWN_SERVER_DEVIATIONS})
     with LoopbackServer(app) as server:
-        runner = ScriptRunner(server.base_url, definitions)
+        runner = ScriptRunner(server.base_url, definitions, TESTER_INPUTS)
         for path in SCRIPTS:
             report.results.append(runner.run_file(path, script_name(path)))
     pytestconfig.pluginmanager.register(report, "testscript-report")

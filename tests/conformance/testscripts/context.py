@@ -29,8 +29,11 @@ class RunContext:
     """Fixtures by id (files next to the script), responses by responseId, the last exchange, and the ids the
     server gave to fixtures it created (a `targetId` names the fixture; the URL needs the server's id)."""
 
-    def __init__(self, script: dict[str, Any], folder: Path, base_url: str) -> None:
+    def __init__(self, script: dict[str, Any], folder: Path, base_url: str,
+                 inputs: dict[str, str] | None = None) -> None:
+        """`inputs`: values a tester types in for variables, by name (they win over every other source)."""
         self.script = script
+        self.inputs = inputs or {}
         self.base_url = base_url.rstrip("/")
         self.fixtures: dict[str, dict[str, Any]] = {}
         self.missing_fixtures: dict[str, str] = {}
@@ -97,6 +100,8 @@ class RunContext:
     def variable(self, name: str) -> str:
         """A variable's value, computed when it is used (TestScript variables are late-bound)."""
         variable = self.variables.get(name)
+        if variable is not None and name in self.inputs:
+            return self.inputs[name]
         if variable is None:
             raise ScriptError(f"variable ${{{name}}} is not declared by the script")
         source = variable.get("sourceId")

@@ -23,8 +23,10 @@ from tests.conformance.testscripts.operations import perform
 class ScriptRunner:
     """Runs TestScripts against `base_url`; one requests.Session and one Validator for all of them."""
 
-    def __init__(self, base_url: str, definitions: Any) -> None:
+    def __init__(self, base_url: str, definitions: Any, inputs: dict[str, str] | None = None) -> None:
+        """`inputs`: the values a tester would type in for variables that only carry a hint."""
         self.base_url = base_url
+        self.inputs = inputs or {}
         self.definitions = definitions
         self.validator = Validator(definitions)
         self.session = requests.Session()
@@ -43,7 +45,7 @@ class ScriptRunner:
         return self.run(script, path.parent, name or path.stem)
 
     def run(self, script: dict[str, Any], folder: Path, name: str) -> ScriptResult:
-        ctx = RunContext(script, folder, self.base_url)
+        ctx = RunContext(script, folder, self.base_url, self.inputs)
         result = ScriptResult(name)
         run = _ScriptRun(self, ctx, result)
         for fixture in script.get("fixture", []):
