@@ -25,7 +25,7 @@ from tests.conformance.testscripts.asserts import AssertEvaluator, compare, miss
 from tests.conformance.testscripts.context import RunContext, location_target
 from tests.conformance.testscripts.model import (FAIL, NOT_RUN, PASS, WARNING, Exchange, ScriptError, ScriptResult,
                                                  Unsupported)
-from tests.conformance.testscripts.operations import encode_params, request_url
+from tests.conformance.testscripts.operations import encode_params, parse_body, request_url
 from tests.conformance.testscripts.report import TestScriptReport
 from tests.conformance.testscripts.runner import ScriptRunner
 from tests.conformance.testscripts.xpath import to_fhirpath
@@ -303,3 +303,18 @@ def test_runner_records_pass_fail_warning_and_not_run(tmp_path: Path, definition
                             "blocked": NOT_RUN}
         assert not result.ok and result.errors == []
         assert requests.get(f"{server.base_url}/Patient?family=Chalmers", timeout=10).json()["total"] == 0
+
+
+def test_xml_reading_findings_count_in_profile_validation(tmp_path: Path, definitions: Any) -> None:
+    """An XML answer is read with the FHIR XML reader; what it finds (here: elements out of order) fails
+    validateProfileId as the Java validator would, while the same content in order passes."""
+    ordered = b'<Patient xmlns="http://hl7.org/fhir"><id value="p1"/><gender value="male"/></Patient>'
+    shuffled = b'<Patient xmlns="http://hl7.org/fhir"><gender value="male"/><id value="p1"/></Patient>'
+    for xml_body, valid in ((ordered, True), (shuffled, False)):
+        body, issues = parse_body(xml_body, "application/fhir+xml; charset=utf-8", definitions)
+        assert body == {"resourceType": "Patient", "id": "p1", "gender": "male"}
+        answer = exchange(200, body)
+        answer.format_issues = issues
+        assert evaluator(tmp_path, answer, definitions).evaluate({"validateProfileId": "pp"})[0] is valid
+    assert parse_body(b"", "application/fhir+json", definitions) == (None, [])
+    assert parse_body(b"<html>", "text/html", definitions) == (None, [])

@@ -220,7 +220,8 @@ class AssertEvaluator:
         body = self._body(spec)
         if not isinstance(body, dict):
             return False, "no resource to validate"
-        errors = [issue for issue in self.validator.validate(body, [url]) if issue.is_error]
+        read_issues = [] if spec.get("sourceId") or self._is_request(spec) else self._exchange(spec).format_issues
+        errors = [issue for issue in [*read_issues, *self.validator.validate(body, [url])] if issue.is_error]
         return not errors, f"{len(errors)} error(s) against {url}: " + "; ".join(
             f"{issue.expression}: {issue.diagnostics}" for issue in errors[:3])
 

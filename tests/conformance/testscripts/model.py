@@ -29,6 +29,8 @@ class Exchange:
     headers: dict[str, str]  # response headers, names lower-cased
     body: Any  # the response resource in JSON form (parsed from JSON or XML), or None
     raw: bytes = b""
+    format_issues: list[Any] = field(default_factory=list)  # what the FHIR XML reader found in an XML body
+
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())

@@ -107,10 +107,10 @@ def perform(operation: dict[str, Any], ctx: RunContext, session: requests.Sessio
     for header in operation.get("requestHeader", []):
         headers[header["field"]] = ctx.substitute(header.get("value", ""))
     response = session.request(method, url, headers=headers, data=data, allow_redirects=False, timeout=30)
+    parsed, format_issues = parse_body(response.content, response.headers.get("Content-Type", ""), definitions)
     exchange = Exchange(method, response.request.url or url, headers, body, response.status_code,
-                        {name.lower(): value for name, value in response.headers.items()},
-                        parse_body(response.content, response.headers.get("Content-Type", ""), definitions),
-                        response.content)
+                        {name.lower(): value for name, value in response.headers.items()}, parsed,
+                        response.content, format_issues)
     ctx.last = exchange
     if operation.get("responseId"):
         ctx.responses[operation["responseId"]] = exchange
@@ -119,17 +119,18 @@ def perform(operation: dict[str, Any], ctx: RunContext, session: requests.Sessio
     return exchange
 
 
-def parse_body(content: bytes, content_type: str, definitions: Any) -> Any:
-    """The response resource in JSON form (XML is read with the project's FHIR XML parser); None if empty or
-    not FHIR."""
+def parse_body(content: bytes, content_type: str, definitions: Any) -> tuple[Any, list[Any]]:
+    """The response resource in JSON form (XML is read with the project's FHIR XML reader, whose findings -
+    element order, stray attributes - are kept for validateProfileId); None if empty or not FHIR."""
     if not content.strip():
-        return None
+        return None, []
     try:
         if "xml" in content_type:
-            return parse_xml(content, definitions).resource
-        return json.loads(content)
+            result = parse_xml(content, definitions)
+            return result.resource, list(result.issues)
+        return json.loads(content), []
     except Exception:  # noqa: BLE001 - a body that is not FHIR is reported by the asserts that need it
-        return None
+        return None, []
 
 
 def _remember_server_id(source_id: str, exchange: Exchange, ctx: RunContext) -> None:
