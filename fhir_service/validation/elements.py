@@ -56,6 +56,8 @@ class Constraint:
     when_absent: dict[str, bool] = field(default_factory=dict)  # result by focus type when no root is present
     shortcut: Any = None  # shortcuts.Plan, built on first use; False when the expression has none
     pure: bool | str | None = None  # memoisable: True, "resolve" (keyed by targets too), False; set on first use
+    resource_roots: frozenset[str] | bool | None = None  # roots + names read via %resource (see
+    # guards.resource_reads), for memoising a resource's own invariants; False when not applicable; set on first use
 
 
 @dataclass(slots=True)

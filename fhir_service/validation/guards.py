@@ -229,6 +229,33 @@ def _matching(tokens: list[tuple[str, str, int, int]], i: int) -> int:
     return -1
 
 
+LOCAL_VARIABLES = frozenset({"$this", "$index", "$total"})
+
+
+def resource_reads(expression: str) -> frozenset[str] | None:
+    """The names an expression reads through `%resource` (`%resource.severity` -> severity), when that and its
+    focus are all it reads: every %resource is followed by `.name`, no other %variable, no impure function.
+    None otherwise. On a resource's own invariants %resource is the focus, so such an expression is a pure
+    function of the focus's properties named by its roots and these names."""
+    tokens = _tokens(expression)
+    if tokens is None:
+        return None
+    names: set[str] = set()
+    n = len(tokens)
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "var":
+            if text in LOCAL_VARIABLES:
+                continue
+            if text != "%resource" or i + 2 >= n or tokens[i + 1] != ("p", ".") or tokens[i + 2][0] != "id":
+                return None
+            if i + 3 < n and tokens[i + 3] == ("p", "("):
+                return None  # a function of %resource itself
+            names.add(tokens[i + 2][1])
+        elif kind == "id" and text in IMPURE:
+            return None
+    return frozenset(names)
+
+
 def is_pure(expression: str, allow_resolve: bool = False) -> bool:
     """Reads only its focus's own properties (no %variables, no resolve()/descendants()/now()...); with
     `allow_resolve`, resolve() is accepted too (the caller then keys results by the resolved targets)."""

@@ -21,7 +21,7 @@ from fhir_service.validation.elements import (
     PRIMITIVE_TYPES, CompiledStructure, Constraint, ElementDef, compiled, compiled_or_error,
 )
 from fhir_service.validation.fhirpath_adapter import satisfied
-from fhir_service.validation.guards import any_present, is_pure
+from fhir_service.validation.guards import any_present, is_pure, resource_reads
 from fhir_service.validation.jsonshape import as_list
 from fhir_service.validation.outcome import Issue, Location
 from fhir_service.validation.native import NATIVE
@@ -697,7 +697,15 @@ class Walk:
             c.pure = "resolve" if not is_pure(c.expression) and is_pure(c.expression, allow_resolve=True) \
                 else is_pure(c.expression)
         if not c.pure:
-            return None
+            if val is not frame.resource:
+                return None
+            if c.resource_roots is None:
+                reads = resource_reads(c.expression)
+                c.resource_roots = c.roots | reads if reads else False
+            if not c.resource_roots:
+                return None
+            # the focus is the resource, so %resource reads are reads of the focus: keyed by those names too
+            return shortcuts.memoised(c.compiled, c.resource_roots, val, context_type)
         if c.pure == "resolve":
             if frame.resolver is None:
                 return None  # contained targets would need the frame: evaluate directly

@@ -1,0 +1,87 @@
+"""Memoised invariant results (validation/shortcuts.py, including a resource's own invariants that read
+`%resource.name`) give exactly the issues that evaluating every invariant in full gives.
+
+The case bundles and mutations of them that break the profiles' rules (severity removed or swapped, relative days
+changed, codes changed) are validated twice: as usual, and with memoisation switched off."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from fhir_service.validation import Validator, guards, walker
+
+BUNDLES = sorted((Path(__file__).resolve().parents[2] / "bundles").glob("*.json"))
+
+
+def _mutations(bundle: dict) -> Iterator[dict]:
+    yield bundle
+    for n, change in enumerate(("drop-severity", "swap-severity", "days", "code")):
+        variant = copy.deepcopy(bundle)
+        for i, entry in enumerate(variant.get("entry", [])):
+            res = entry.get("resource", {})
+            if (i + n) % 2:
+                continue
+            if change == "drop-severity":
+                res.pop("severity", None)
+            elif change == "swap-severity" and isinstance(res.get("severity"), dict):
+                for coding in res["severity"].get("coding", []):
+                    if isinstance(coding.get("code"), str) and coding["code"].startswith("grade-"):
+                        coding["code"] = "grade-5" if coding["code"] != "grade-5" else "grade-1"
+            elif change == "days":
+                _shift_days(res)
+            elif change == "code" and isinstance(res.get("code"), dict):
+                for coding in res["code"].get("coding", []):
+                    if coding.get("system") == "http://hl7.org/fhir/sid/icd-10-cm":
+                        coding["code"] = "D89.839" if coding.get("code") != "D89.839" else "D89.832"
+        yield variant
+
+
+def _shift_days(node: Any) -> None:
+    if isinstance(node, dict):
+        if str(node.get("url", "")).endswith("/relative-day") and isinstance(node.get("valueInteger"), int):
+            node["valueInteger"] = -node["valueInteger"] - 1
+        for value in node.values():
+            _shift_days(value)
+    elif isinstance(node, list):
+        for item in node:
+            _shift_days(item)
+
+
+def _shown(issues: list[Any]) -> list[tuple]:
+    return sorted((i.severity, i.code, i.diagnostics, i.expression or "", str(i.location), i.rule or "") for i in issues)
+
+
+@pytest.mark.parametrize("path", BUNDLES, ids=lambda p: p.name)
+def test_memoised_results_equal_full_evaluation(path: Path, validator: Validator,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = json.loads(path.read_text())
+    variants = list(_mutations(bundle))
+    usual = [_shown(validator.validate(v)) for v in variants]
+    monkeypatch.setattr(walker.Walk, "_memoised", lambda self, c, val, context_type, frame: None)
+    monkeypatch.setattr(walker.Walk, "_shortcut", staticmethod(lambda c, val, context_type: None))
+    full = [_shown(validator.validate(v)) for v in variants]
+    assert usual == full
+
+
+def test_mutations_break_the_profiles_rules(validator: Validator) -> None:
+    """The comparison above means something: the mutations do produce new issues."""
+    changed = 0
+    for path in BUNDLES:
+        variants = list(_mutations(json.loads(path.read_text())))
+        usual = [_shown(validator.validate(v)) for v in variants]
+        changed += sum(u != usual[0] for u in usual[1:])
+    assert changed >= 3
+
+
+def test_resource_reads() -> None:
+    assert guards.resource_reads("code.all(iif(code = 'x', %resource.severity.empty(), true))") == {"severity"}
+    assert guards.resource_reads("extension.all($this >= %resource.extension.first())") == {"extension"}
+    assert guards.resource_reads("code.exists()") == frozenset()
+    assert guards.resource_reads("%resource.exists()") is None  # a function of %resource itself
+    assert guards.resource_reads("code = %rootResource.code") is None
+    assert guards.resource_reads("reference.resolve().exists() and %resource.id.exists()") is None
+    assert guards.resource_reads("value = %ucum") is None
