@@ -36,7 +36,7 @@ def parse_reference(reference: str) -> tuple[str | None, str | None]:
 
 
 # Bump whenever what is indexed, or how, changes: a store built by other rules is re-indexed when opened.
-INDEX_VERSION = "2026-11-21.1"
+INDEX_VERSION = "2026-11-21.2"  # .2: multi-valued flags of range parameters
 NARRATIVE_PARAM = "_text"
 _TAG = re.compile(r"<[^>]*>")
 _ENTITY = re.compile(r"&(#?[A-Za-z0-9]+);")

@@ -9,6 +9,7 @@ chaining (`_has:Observation:patient:code=x`) become sub-selects over the referen
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Callable
 
@@ -114,6 +115,47 @@ def decimal_range(text: str, what: str) -> tuple[Decimal, Decimal, Decimal]:
     return number, number - half, number + half
 
 
+# which parameter drives a search from its index rows (see IndexMatch): the kinds whose matches are usually
+# fewest first (a reference names one target; a code is one of many; ranges and prefixes match widely)
+DRIVER_RANK = {"reference": 0, "token": 1, "uri": 2, "string": 3, "number": 4, "quantity": 4, "date": 5}
+RANGE_KINDS = frozenset({"date", "number", "quantity"})
+
+
+@dataclass
+class IndexMatch:
+    """What a plain parameter asks of one index table: some row of `table` for (resource type, `code`) that
+    satisfies `match`. Kept apart from the SQL around it so that a search can use it three ways: as
+    `rid IN (rows)` (any plan), as the table the search is driven from (`FROM idx JOIN resource ... ORDER
+    BY idx.rid`: a page reads only its own rows), or as a correlated EXISTS probe of each candidate."""
+
+    table: Any
+    resource_type: str
+    code: str  # the `param` column: the parameter's code, or a derived one (`identifier:of-type`)
+    match: ColumnElement[bool]
+    kind: str  # the parameter type
+    mergeable: bool  # a range without modifier: may share its index row with other ranges (see merged)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        t = self.table
+        return [t.c.res_type == self.resource_type, t.c.param == self.code, self.match]
+
+    def rids(self) -> Any:
+        return select(self.table.c.rid).where(*self.conditions())
+
+    def exists(self, R: Any) -> ColumnElement[bool]:
+        # correlated on R only: the table itself may be the one the outer query is driven from
+        return (select(self.table.c.rid).where(self.table.c.rid == R.c.rid, *self.conditions())
+                .correlate(R).exists())
+
+    def merged(self, others: list["IndexMatch"]) -> "IndexMatch":
+        """All of these conditions on ONE index row. The spec ANDs repeated parameters independently (each
+        may be met by another value of the resource); for a resource with at most one value the two are the
+        same, and one row range `low < b AND high > a` is one index range scan instead of two large sets
+        intersected. The caller merges only parameters no stored resource has several values of."""
+        return IndexMatch(self.table, self.resource_type, self.code,
+                          and_(self.match, *[other.match for other in others]), self.kind, True)
+
+
 class SearchBuilder:
     """Builds WHERE conditions against an aliased resource table `R` (correlated on R.rid / R.res_id)."""
 
@@ -146,25 +188,47 @@ class SearchBuilder:
             return self._composite(resource_type, R, param, raw)
         if modifier == "missing":
             return self._missing(param, resource_type, R, raw)
-        if modifier and modifier not in MODIFIERS_BY_TYPE.get(param.type, set()):
-            if not (param.type == "reference" and modifier[:1].isupper()):
-                raise InvalidSearch(f"modifier :{modifier} is not supported on {param.type} parameter {name!r}")
-        values = [v for v in split_values(raw)]
-        if not any(values):
-            raise InvalidSearch(f"search parameter {key!r} has no value")
-        table = self.t.index_tables()[param.type]
+        values = self._checked_values(param, name, modifier, key, raw)
         if param.type == "token" and modifier in ("not", "not-in"):
+            table = self.t.token
             inner = "" if modifier == "not" else "in"
             match = or_(*[self._token(table, param.code, v, inner) for v in values])
             return R.c.rid.not_in(self._rids(table, resource_type, param.code, match))
+        return R.c.rid.in_(self._index_match(resource_type, param, modifier, values).rids())
+
+    def index_match(self, resource_type: str, key: str, raw: str) -> IndexMatch | None:
+        """The index rows a plain parameter (a value the resource must have) asks for; None for everything
+        else (special, chained, negated, :missing, composite and unknown parameters: see `condition`)."""
+        if key.startswith("_has:") or "." in key:
+            return None
+        name, _, modifier = key.partition(":")
+        if name in ("_id", "_lastUpdated", "_text", "_content") or modifier in ("missing", "not", "not-in"):
+            return None
+        param = self.registry.get(resource_type, name)
+        if param is None or param.type == "composite":
+            return None
+        values = self._checked_values(param, name, modifier, key, raw)
+        return self._index_match(resource_type, param, modifier, values)
+
+    def _checked_values(self, param: SearchParam, name: str, modifier: str, key: str, raw: str) -> list[str]:
+        if modifier and modifier not in MODIFIERS_BY_TYPE.get(param.type, set()):
+            if not (param.type == "reference" and modifier[:1].isupper()):
+                raise InvalidSearch(f"modifier :{modifier} is not supported on {param.type} parameter {name!r}")
+        values = split_values(raw)
+        if not any(values):
+            raise InvalidSearch(f"search parameter {key!r} has no value")
+        return values
+
+    def _index_match(self, resource_type: str, param: SearchParam, modifier: str, values: list[str]) -> IndexMatch:
         if param.type == "reference" and modifier == "identifier":
             tokens = self.t.token
             match = or_(*[self._token(tokens, param.code, v, "") for v in values])
-            return R.c.rid.in_(self._rids(tokens, resource_type, f"{param.code}:identifier", match))
+            return IndexMatch(tokens, resource_type, f"{param.code}:identifier", match, "token", False)
+        table = self.t.index_tables()[param.type]
         build: Callable[..., ColumnElement[bool]] = getattr(self, f"_{param.type}")
         code = f"{param.code}:of-type" if modifier == "of-type" else param.code
         match = or_(*[build(table, param.code, v, modifier) for v in values])
-        return R.c.rid.in_(self._rids(table, resource_type, code, match))
+        return IndexMatch(table, resource_type, code, match, param.type, param.type in RANGE_KINDS and not modifier)
 
     def _unknown(self, message: str) -> None:
         if self.strict:

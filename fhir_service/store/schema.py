@@ -37,6 +37,11 @@ class Tables:
                 "quantity": self.quantity, "number": self.number, "uri": self.uri}
 
 
+# indexes of earlier schemas that newer ones replace (dropped at open when present): name suffixes
+LEGACY_INDEXES = ("ix_token_lookup", "ix_reference_lookup", "ix_uri_lookup", "ix_string_lookup", "ix_date_lookup",
+                  "ix_quantity_lookup", "ix_number_lookup")
+
+
 def build_tables(prefix: str = "") -> Tables:
     md = MetaData()
     p = prefix
@@ -78,7 +83,9 @@ def build_tables(prefix: str = "") -> Tables:
             *columns,
             Column("grp", Integer, nullable=True),  # composite parameters: the root element the row belongs to
             Index(f"{p}ix_{name}_rid", "rid"),
-            Index(f"{p}ix_{name}_lookup", "res_type", "param", *lookup),
+            # named by its columns: an index whose columns change gets a new name, so that stores made
+            # before are given it at open (see SqlRepository._create_schema, which drops LEGACY_INDEXES)
+            Index(f"{p}ix_{name}_{'_'.join(lookup)}", "res_type", "param", *lookup),
             *[Index(f"{p}ix_{name}_{'_'.join(cols)}", "res_type", "param", *cols) for cols in extra],
         )
 
@@ -91,15 +98,17 @@ def build_tables(prefix: str = "") -> Tables:
         metadata=md, resource=resource, version=version, meta=meta,
         string=index_table("string", Column("value_norm", String(512)), Column("value", String(512)),
                            lookup=("value_norm",)),
+        # equality lookups end with rid: the matches of `code=system|x` (or `subject=Patient/1`) come out of
+        # the index in rid order, so that a search page reads only its own rows (see query.IndexMatch)
         token=index_table("token", Column("system", String(512)), Column("code", String(512)),
-                          Column("text", String(512)), lookup=("code",)),
+                          Column("text", String(512)), lookup=("code", "system", "rid")),
         # ranges are searched from either end (lt/le/sa on low, gt/ge/eb on high): an index for each
         date=index_table("date", Column("low", BigInteger), Column("high", BigInteger), lookup=("low", "high"),
                          extra=(("high",),)),
         reference=index_table("reference", Column("target_type", String(64)), Column("target_id", String(64)),
-                              Column("url", String(512)), lookup=("target_id",)),
+                              Column("url", String(512)), lookup=("target_id", "target_type", "rid")),
         quantity=index_table("quantity", Column("value", Float), Column("system", String(512)),
                              Column("code", String(512)), Column("unit", String(512)), lookup=("value",)),
         number=index_table("number", Column("value", Float), lookup=("value",)),
-        uri=index_table("uri", Column("value", String(512)), lookup=("value",)),
+        uri=index_table("uri", Column("value", String(512)), lookup=("value", "rid")),
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import hashlib
+import logging
 import re
 import sqlite3
 import threading
@@ -30,18 +31,24 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from fhir_service.store import fhirjson
 from fhir_service.store.dates import DateFormatError, date_range, instant, now_us
 from fhir_service.store.indexer import INDEX_VERSION, index_resource
-from fhir_service.store.query import CONTROL_PARAMS, SearchBuilder
+from fhir_service.store.query import CONTROL_PARAMS, DRIVER_RANK, IndexMatch, SearchBuilder
 from fhir_service.store.repository import (CREATED, UNCHANGED, UPDATED, Conflict, Gone, InvalidResource,
                                           InvalidSearch, NotFound, UpdateResult,
                                           PreconditionFailed, Resource, SearchQuery, SearchResult, StoredResource)
-from fhir_service.store.schema import Tables, build_tables
+from fhir_service.store.schema import LEGACY_INDEXES, Tables, build_tables
 from fhir_service.store.search_params import SearchParamRegistry
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 MAX_COUNT = 1000
 MAX_EVERYTHING = 1000  # rows per query when `everything` gathers all pages
 RETRIES = 5
+# ANALYZE once the resource table has grown by this share since the last one (and by ANALYZE_MIN_ROWS)
+ANALYZE_GROWTH = 0.25
+ANALYZE_MIN_ROWS = 1000
+SQLITE_ANALYSIS_LIMIT = 1000  # rows sampled per index by SQLite's ANALYZE: milliseconds, not seconds
+MULTI_KINDS = ("date", "number", "quantity")  # range types whose same-row merging needs single values
 COPY_MIN_ROWS = 50  # below this, a plain executemany is as quick as COPY
 
 
@@ -90,6 +97,12 @@ class CurrentRow:
     def of(cls, row: Any, locked: bool) -> "CurrentRow":
         return cls(row.rid, row.res_type, row.res_id, row.version, row.updated_us, bool(row.deleted),
                    row.content, locked)
+
+
+def multi_key(resource_type: str, code: str) -> str:
+    """The store_meta key flagging that some resource of this type had several rows for this parameter."""
+    key = f"multi:{resource_type}:{code}"
+    return key if len(key) <= 64 else "multi:" + hashlib.sha256(key.encode()).hexdigest()[:40]
 
 
 def _csv_field(value: Any) -> str:
@@ -157,7 +170,12 @@ class SqlRepository:
         # a transaction deleting a Patient and its Observations together succeeds in any entry order
         self.referential_integrity = referential_integrity
         self.engine = make_engine(url)
+        self.prefix = prefix
         self.tables: Tables = build_tables(prefix)
+        # planner statistics (see analyze): resource rows at the last ANALYZE, rows inserted since
+        self.analyze_min_rows = ANALYZE_MIN_ROWS
+        self._analyzed_rows: int | None = None
+        self._inserted_since_analyze = 0
         self.registry = SearchParamRegistry(definitions)
         self.index_columns = {kind: [c.name for c in table.columns][3:]
                               for kind, table in self.tables.index_tables().items()}
@@ -204,6 +222,8 @@ class SqlRepository:
                 for table in self.tables.metadata.sorted_tables:  # indexes added since the file was made
                     for index in table.indexes:
                         index.create(conn, checkfirst=True)
+                for legacy in LEGACY_INDEXES:  # replaced by indexes of other columns: only cost writes
+                    conn.exec_driver_sql(f'DROP INDEX IF EXISTS "{self.prefix}{legacy}"')
 
     def sync_search_parameters(self, conn: Connection) -> None:
         """Keep the registry in step with the SearchParameters stored in the database, which another
@@ -242,6 +262,7 @@ class SqlRepository:
                     conn.execute(delete(table))
         self.registry = SearchParamRegistry(self.definitions)
         self._sp_mark = None
+        self._analyzed_rows, self._inserted_since_analyze = None, 0
 
     def drop_schema(self) -> None:
         """Drop this prefix's tables (test clean-up)."""
@@ -250,6 +271,58 @@ class SqlRepository:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- planner statistics -------------------------------------------------------------------------------
+    def analyze(self) -> None:
+        """Refresh the query planner's statistics of this store's tables. Without them PostgreSQL estimates
+        every condition of a freshly bulk-loaded store at one row and picks nested loops, and SQLite cannot
+        tell a selective index from a poor one (see rest/README, search latency). SQLite samples at most
+        SQLITE_ANALYSIS_LIMIT rows per index, so this stays cheap however large the store."""
+        names = [table.name for table in self.tables.metadata.sorted_tables]
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                conn = conn.execution_options(fhir_write=True)
+                with conn.begin():
+                    conn.exec_driver_sql(f"PRAGMA analysis_limit={SQLITE_ANALYSIS_LIMIT}")
+                    for name in names:
+                        conn.exec_driver_sql(f'ANALYZE "{name}"')
+            else:
+                with conn.begin():
+                    for name in names:
+                        conn.exec_driver_sql(f'ANALYZE "{name}"')
+            with conn.begin():
+                rows = conn.execute(select(func.count()).select_from(self.tables.resource)).scalar_one()
+        self._analyzed_rows, self._inserted_since_analyze = rows, 0
+
+    def _after_write(self, inserted: int) -> None:
+        """ANALYZE when this process has inserted ANALYZE_GROWTH more resources than the store held at the
+        last ANALYZE (and at least analyze_min_rows): a bulk load is analysed a few times as it grows
+        (1k, 1.25k, 1.6k ... of 100k: about 20 times, each a sample), an interactive server almost never."""
+        if not inserted:
+            return
+        self._inserted_since_analyze += inserted
+        if self._inserted_since_analyze < self.analyze_min_rows:
+            return
+        try:  # the unit of work is committed: nothing here may fail it (or make atomic retry it)
+            if self._analyzed_rows is None:  # first time: what the store held before these writes
+                with self.engine.connect() as conn:
+                    total = conn.execute(select(func.count()).select_from(self.tables.resource)).scalar_one()
+                self._analyzed_rows = max(0, total - self._inserted_since_analyze)
+            if self._inserted_since_analyze >= ANALYZE_GROWTH * self._analyzed_rows:
+                self.analyze()
+        except Exception:  # noqa: BLE001 - busy, or a dropped connection: the next unit of work tries again
+            log.warning("ANALYZE after a write failed", exc_info=True)
+
+    def single_valued(self, conn: Connection, resource_type: str, codes: Iterable[str]) -> set[str]:
+        """Those of `codes` (range parameters of `resource_type`) that no stored resource has ever had more
+        than one index row for: on them, several conditions may be required of the same index row (a
+        `date=ge..&date=lt..` range becomes one range scan), which is exact only while each resource has at
+        most one value. The flags are written in the transaction that stores such a resource and never
+        removed, so reading them after the search rows (as the caller does) sees every resource it matched."""
+        keys = {code: multi_key(resource_type, code) for code in codes}
+        m = self.tables.meta
+        flagged = {row.key for row in conn.execute(select(m.c.key).where(m.c.key.in_(list(keys.values()))))}
+        return {code for code, key in keys.items() if key not in flagged}
 
     # -- transactions ----------------------------------------------------------------------------------
     def atomic(self, work: Callable[["Session"], T]) -> T:
@@ -264,7 +337,9 @@ class SqlRepository:
                         result = work(session)
                         session.flush()
                         session.check_references()
-                        return result
+                        inserted = session.inserted
+                self._after_write(inserted)
+                return result
             except IntegrityError as exc:
                 last = exc
             except OperationalError as exc:  # SQLite "database is locked" after the busy timeout
@@ -339,6 +414,8 @@ class Session:
         # current rows read or written in this unit of work, so that nothing is read twice or re-read after
         # it was written; None: known not to exist; `locked`: read FOR UPDATE (PostgreSQL)
         self._known: dict[tuple[str, str], CurrentRow | None] = {}
+        self.inserted = 0  # new resource rows written (planner statistics: SqlRepository._after_write)
+        self._multi: set[str] = set()  # multi-valued flags (store_meta keys) to write at flush
 
     def check_references(self) -> None:
         """Before commit: no live resource may still reference one deleted in this unit of work."""
@@ -368,6 +445,7 @@ class Session:
             new, self._new = self._new, []
             result = self.conn.execute(insert(r).returning(r.c.rid, sort_by_parameter_order=True),
                                        [row for row, _ in new])
+            self.inserted += len(new)
             for (row, waiting), rid in zip(new, [x.rid for x in result]):
                 for dependent in waiting:
                     dependent["rid"] = rid
@@ -390,12 +468,23 @@ class Session:
                 chunk = clear[start:start + 500]
                 for table in tables.values():
                     self.conn.execute(delete(table).where(table.c.rid.in_(chunk)))
+        if self._multi:
+            self._write_multi_flags()
         if self._pending:
             pending, self._pending = self._pending, {}
             self._pending_rids.clear()
             for kind, rows in pending.items():
                 if rows:
                     self._insert_many(tables[kind], rows)
+
+    def _write_multi_flags(self) -> None:
+        """Store the multi-valued flags (see SqlRepository.single_valued) not stored yet."""
+        flags, self._multi = sorted(self._multi), set()
+        m = self.t.meta
+        stored = {row.key for row in self.conn.execute(select(m.c.key).where(m.c.key.in_(flags)))}
+        missing = [key for key in flags if key not in stored]
+        if missing:  # a parallel writer inserting the same key makes this unit of work retry (atomic)
+            self.conn.execute(insert(m), [{"key": key, "value": "1"} for key in missing])
 
     def _insert_many(self, table: Any, rows: list[dict[str, Any]]) -> None:
         """Many rows into one table: COPY on PostgreSQL (several times faster than multi-row INSERTs for
@@ -536,6 +625,12 @@ class Session:
             out[kind] = [{"rid": rid, "res_type": resource_type, "param": row[0],
                           **dict(zip(names, (*row[1:], *([None] * (len(names) - len(row) + 1)))))}
                          for row in kind_rows]
+            if kind in MULTI_KINDS and len(kind_rows) > 1:
+                seen: set[str] = set()
+                for row in kind_rows:
+                    if row[0] in seen and "$" not in row[0]:
+                        self._multi.add(multi_key(resource_type, row[0]))
+                    seen.add(row[0])
         return out
 
     def _index(self, rid: int, resource_type: str, body: Resource) -> None:
@@ -719,22 +814,92 @@ class Session:
             types = query.types or (sorted(membership) if query.compartment else [])
             for name in types:
                 self._check_type(name)
+        merge_allowed = True
+        while True:
+            plans, where, merged = self._search_plans(builder, query, types, membership, merge_allowed)
+            matches, next_cursor, keys = self._search_page(builder, query, types, plans, where)
+            # merged ranges were exact when planned: still so if no resource with several values of them
+            # was committed meanwhile (PostgreSQL reads each statement from a new snapshot); else re-plan
+            if not merged or all(self.repo.single_valued(self.conn, rt, codes) == codes
+                                 for rt, codes in merged.items()):
+                break
+            merge_allowed = False
+            builder.ignored.clear()
+        count = max(0, min(query.count, MAX_COUNT))
+        total = None
+        if query.total == "accurate" or count == 0:
+            total = self.conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
+        elif next_cursor is None and not query.cursor:
+            total = len(matches)
+        for spec in [*query.include, *query.revinclude]:
+            self._include_spec(spec.removeprefix("iterate:"))  # a malformed one is a 400 even with no match
+        included = self._includes(matches, query) if matches else []
+        return SearchResult(matches=[_stored(row, "GET") for row in matches], included=included, total=total,
+                            next_cursor=next_cursor, ignored=builder.ignored)
+
+    def _search_plans(self, builder: SearchBuilder, query: SearchQuery, types: list[str],
+                      membership: dict[str, list[str]], merge_allowed: bool
+                      ) -> tuple[list[tuple[str | None, list[IndexMatch], list[Any]]], Any, dict[str, set[str]]]:
+        """Per resource type: the parameters answered from an index table (IndexMatch, ranges on one
+        single-valued parameter merged) and the other conditions; the WHERE clause of them all on the
+        resource table; and which parameters were merged, per type."""
+        r = self.t.resource
+        plans: list[tuple[str | None, list[IndexMatch], list[Any]]] = []
+        merged: dict[str, set[str]] = {}
         per_type = []
         for resource_type in (types or [None]):  # type: ignore[list-item]
+            name = resource_type or "Resource"
             conds = [r.c.res_type == resource_type] if resource_type else []
             if query.compartment:
                 owner = "/".join(query.compartment)
-                members = [builder.condition(resource_type or "Resource", r, param, owner)
-                           for param in membership.get(resource_type or "", [])]
+                members = [builder.condition(name, r, param, owner) for param in membership.get(name, [])]
                 members = [m for m in members if m is not None]
                 conds.append(or_(*members) if members else false())
+            index_matches: list[IndexMatch] = []
             for key, raw in query.params:
-                cond = builder.condition(resource_type or "Resource", r, key, raw)
+                match = builder.index_match(name, key, raw)
+                if match is not None:
+                    index_matches.append(match)
+                    continue
+                cond = builder.condition(name, r, key, raw)
                 if cond is not None:
                     conds.append(cond)
-            per_type.append(and_(*conds) if conds else True)
+            if merge_allowed:
+                index_matches, codes = self._merge_ranges(name, index_matches)
+                if codes:
+                    merged[name] = codes
+            plans.append((resource_type, index_matches, conds))
+            all_conds = [*conds, *[r.c.rid.in_(m.rids()) for m in index_matches]]
+            per_type.append(and_(*all_conds) if all_conds else true())
         where = and_(r.c.deleted == false(), or_(*per_type) if len(per_type) > 1 else per_type[0])
+        return plans, where, merged
 
+    def _merge_ranges(self, resource_type: str, index_matches: list[IndexMatch]) -> tuple[list[IndexMatch], set[str]]:
+        """Repeated range parameters (`date=ge2022-01-01&date=lt2022-01-08`) as one condition on one index
+        row, for the parameters no stored resource of this type has several values of (IndexMatch.merged)."""
+        groups: dict[str, list[IndexMatch]] = {}
+        for match in index_matches:
+            if match.mergeable:
+                groups.setdefault(match.code, []).append(match)
+        repeated = [code for code, group in groups.items() if len(group) > 1]
+        if not repeated:
+            return index_matches, set()
+        single = self.repo.single_valued(self.conn, resource_type, repeated)
+        out: list[IndexMatch] = []
+        for match in index_matches:
+            if not (match.mergeable and match.code in single):
+                out.append(match)
+            elif match is groups[match.code][0]:
+                out.append(match.merged(groups[match.code][1:]))
+        return out, single
+
+    def _search_page(self, builder: SearchBuilder, query: SearchQuery, types: list[str],
+                     plans: list[tuple[str | None, list[IndexMatch], list[Any]]], where: Any
+                     ) -> tuple[list[Any], str | None, list[tuple[Any, bool]]]:
+        """One page of matches and the cursor of the next. In the default order (rid) a search of one type
+        with an indexed parameter is driven from that parameter's index rows (`_driven_page`); otherwise
+        (sorting by parameters, several types, only special parameters) the resource table is filtered."""
+        r = self.t.resource
         keys: list[tuple[Any, bool]] = []
         kinds: list[type] = []
         for item in query.sort:
@@ -747,33 +912,55 @@ class Session:
             kinds.append(kind)
         keys.append((r.c.rid, False))
         kinds.append(int)
-
         count = max(0, min(query.count, MAX_COUNT))
-        page_where = where
-        if query.cursor:
-            values = decode_cursor(query.cursor, kinds)
-            page_where = and_(where, self._after(keys, values))
+        values = decode_cursor(query.cursor, kinds) if query.cursor else None
+        if count == 0:
+            return [], None, keys
+        if len(keys) == 1 and len(plans) == 1 and plans[0][0] is not None and plans[0][1]:
+            _, index_matches, conds = plans[0]
+            return (*self._driven_page(index_matches, conds, count, values[0] if values else None), keys)
+        page_where = and_(where, self._after(keys, values)) if values else where
         key_columns = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
         order = [expr.desc() if desc else expr.asc() for expr, desc in keys]
-        matches, next_cursor = [], None
-        if count > 0:
-            stmt = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, r.c.updated_us, r.c.deleted,
-                           r.c.content, *key_columns).where(page_where).order_by(*order).limit(count + 1))
-            rows = self.conn.execute(stmt).all()
-            if len(rows) > count:
-                rows = rows[:count]
-                next_cursor = encode_cursor([getattr(rows[-1], f"k{i}") for i in range(len(keys))])
-            matches = rows
-        total = None
-        if query.total == "accurate" or count == 0:
-            total = self.conn.execute(select(func.count()).select_from(r).where(where)).scalar_one()
-        elif next_cursor is None and not query.cursor:
-            total = len(matches)
-        for spec in [*query.include, *query.revinclude]:
-            self._include_spec(spec.removeprefix("iterate:"))  # a malformed one is a 400 even with no match
-        included = self._includes(matches, query) if matches else []
-        return SearchResult(matches=[_stored(row, "GET") for row in matches], included=included, total=total,
-                            next_cursor=next_cursor, ignored=builder.ignored)
+        stmt = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, r.c.updated_us, r.c.deleted,
+                       r.c.content, *key_columns).where(page_where).order_by(*order).limit(count + 1))
+        rows = self.conn.execute(stmt).all()
+        next_cursor = None
+        if len(rows) > count:
+            rows = rows[:count]
+            next_cursor = encode_cursor([getattr(rows[-1], f"k{i}") for i in range(len(keys))])
+        return rows, next_cursor, keys
+
+    def _driven_page(self, index_matches: list[IndexMatch], conds: list[Any], count: int,
+                     after: int | None) -> tuple[list[Any], str | None]:
+        """A page in rid order read from the index rows of the most selective-looking parameter (DRIVER_RANK)
+        joined to the resource table, the other parameters probed per candidate (EXISTS): the index yields
+        its rows in rid order (its columns end with rid), so the page costs the same however many resources
+        match. A resource with several matching rows comes once (the rows are adjacent in rid order)."""
+        r = self.t.resource
+        driver = min(index_matches, key=lambda m: DRIVER_RANK.get(m.kind, 9))
+        probes = [m.exists(r) for m in index_matches if m is not driver]
+        t = driver.table
+        base = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, r.c.updated_us, r.c.deleted, r.c.content)
+                .select_from(t.join(r, r.c.rid == t.c.rid))
+                .where(*driver.conditions(), r.c.deleted == false(), *conds, *probes))
+        rows: list[Any] = []
+        last = after
+        while True:
+            wanted = count + 1 - len(rows)
+            stmt = base.where(t.c.rid > last) if last is not None else base
+            batch = self.conn.execute(stmt.order_by(t.c.rid).limit(wanted)).all()
+            for row in batch:
+                if not rows or rows[-1].rid != row.rid:
+                    rows.append(row)
+            if len(batch) < wanted or len(rows) > count:
+                break
+            last = batch[-1].rid
+        next_cursor = None
+        if len(rows) > count:
+            rows = rows[:count]
+            next_cursor = encode_cursor([rows[-1].rid])
+        return rows, next_cursor
 
     @staticmethod
     def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> Any:
