@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from fhir_service.store.repository import SearchQuery
-from fhir_service.store.sql_repository import SqlRepository, multi_key
+from fhir_service.store.sql_repository import ANALYZE_MIN_ROWS, SqlRepository, multi_key
 
 LOINC = "http://loinc.org"
 
@@ -106,10 +106,13 @@ def test_analyze_runs_and_is_triggered_by_growth(repo: SqlRepository) -> None:
     repo.analyze()
     assert repo._analyzed_rows == 0
     repo.analyze_min_rows = 3
-    repo.atomic(lambda s: [s.create(obs(f"n{i}", ["a"], "2022-01-01"), id=f"n{i}") for i in range(2)])
-    assert repo._analyzed_rows == 0  # 2 < analyze_min_rows: not yet
-    repo.atomic(lambda s: [s.create(obs(f"m{i}", ["a"], "2022-01-01"), id=f"m{i}") for i in range(2)])
-    assert repo._analyzed_rows == 4 and repo._inserted_since_analyze == 0
+    try:
+        repo.atomic(lambda s: [s.create(obs(f"n{i}", ["a"], "2022-01-01"), id=f"n{i}") for i in range(2)])
+        assert repo._analyzed_rows == 0  # 2 < analyze_min_rows: not yet
+        repo.atomic(lambda s: [s.create(obs(f"m{i}", ["a"], "2022-01-01"), id=f"m{i}") for i in range(2)])
+        assert repo._analyzed_rows == 4 and repo._inserted_since_analyze == 0
+    finally:
+        repo.analyze_min_rows = ANALYZE_MIN_ROWS  # the PostgreSQL repository is shared by the run
     if repo.dialect == "sqlite":
         with repo.engine.connect() as conn:
             tables = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
