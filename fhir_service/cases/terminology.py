@@ -17,6 +17,8 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
+from fhir_service.paths import profiles_dir
+
 CODES_CSV = Path(__file__).resolve().parent / "codes.csv"
 CART_TOX = "https://fhir.cart-tox.org/CodeSystem/cart-tox"
 UCUM = "http://unitsofmeasure.org"
@@ -167,7 +169,7 @@ UNIT_HINTS: dict[str, str] = {
 }
 
 
-PROFILES_CODESYSTEM = Path(__file__).resolve().parents[2] / "profiles" / "CodeSystem-cart-tox.json"
+PROFILES_CODESYSTEM = profiles_dir() / "CodeSystem-cart-tox.json"
 
 
 @functools.lru_cache(maxsize=1)

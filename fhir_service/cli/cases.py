@@ -13,9 +13,9 @@ from pathlib import Path
 
 from fhir_service.cases.build import build_file
 from fhir_service.cases.schema import TimelineError
+from fhir_service.paths import bundles_dir
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_BUNDLES = REPO / "bundles"
+DEFAULT_BUNDLES = bundles_dir()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from fhir_service.cli.load import DEFAULT_DB_PATH, default_db_url
+from fhir_service.paths import bundles_dir
 
-BUNDLES_DIR = Path(__file__).resolve().parents[2] / "bundles"
+BUNDLES_DIR = bundles_dir()
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ from a file) are added with `add`, and take precedence over everything.
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -15,7 +14,6 @@ from typing import Any, Callable, Iterable
 from fhir_service.definitions.package import FhirPackage, IndexEntry, Resource
 
 CORE_ZIP = Path(__file__).resolve().parent.parent / "data" / "hl7.fhir.r4.core.zip"
-PROJECT_PROFILES = Path(__file__).resolve().parents[2] / "profiles"
 FHIR_BASE = "http://hl7.org/fhir/StructureDefinition/"
 
 
@@ -175,7 +173,9 @@ class Definitions:
 
 
 def project_profiles_dir() -> Path:
-    return Path(os.environ.get("FHIR_SERVICE_PROFILES", PROJECT_PROFILES))
+    from fhir_service.paths import profiles_dir
+
+    return profiles_dir()
 
 
 @functools.lru_cache(maxsize=1)
