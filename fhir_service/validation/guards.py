@@ -142,9 +142,29 @@ def _skip_group(tokens: list[tuple[str, str]], i: int, open_: str, close: str) -
     return -1
 
 
+_PREFIXES: dict[frozenset[str], tuple[str, ...]] = {}
+
+
+def _prefixes(roots: frozenset[str]) -> tuple[str, ...]:
+    found = _PREFIXES.get(roots)
+    if found is None:
+        if len(_PREFIXES) > 4096:
+            _PREFIXES.clear()
+        found = _PREFIXES[roots] = tuple(roots) + tuple("_" + name for name in roots)
+    return found
+
+
 def any_present(node: dict, roots: frozenset[str]) -> bool:
-    """Whether `node` has any property an expression with these root names would read (choices: value -> valueX)."""
+    """Whether `node` has any property an expression with these root names would read (choices: value -> valueX).
+
+    Called for every invariant at every element: an exact name is found by one set operation, and only keys that
+    start with a root name (or `_` + one) are looked at further."""
+    if not roots.isdisjoint(node):
+        return True
+    prefixes = _prefixes(roots)
     for key in node:
+        if not key.startswith(prefixes):
+            continue
         if key[:1] == "_":
             key = key[1:]
         if key in roots:

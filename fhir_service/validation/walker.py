@@ -841,11 +841,24 @@ def _is_example_url(url: str) -> bool:
     return host in ("example.org", "example.com") or host.endswith((".example.org", ".example.com"))
 
 
+_UNIQUE: dict[int, tuple[dict, list[ElementDef]]] = {}
+
+
 def _unique(children: dict[str, tuple[ElementDef, str | None]]) -> list[ElementDef]:
+    """The distinct element definitions of a children map (choice names share one). Children maps come from
+    compiled structures and live as long as they do, so the answer is kept per map (with the map itself, so a
+    reused id cannot answer for another map); bounded for the maps built on the fly."""
+    cached = _UNIQUE.get(id(children))
+    if cached is not None and cached[0] is children:
+        return cached[1]
     seen: dict[int, ElementDef] = {}
     for child, _ in children.values():
         seen.setdefault(id(child), child)
-    return list(seen.values())
+    found = list(seen.values())
+    if len(_UNIQUE) > 2048:
+        _UNIQUE.clear()
+    _UNIQUE[id(children)] = (children, found)
+    return found
 
 
 def _lt(a: Any, b: Any) -> bool:

@@ -85,3 +85,27 @@ def test_resource_reads() -> None:
     assert guards.resource_reads("code = %rootResource.code") is None
     assert guards.resource_reads("reference.resolve().exists() and %resource.id.exists()") is None
     assert guards.resource_reads("value = %ucum") is None
+
+
+def _any_present_reference(node: dict, roots: frozenset[str]) -> bool:
+    """The plain definition: a key (less a leading `_`) is a root, or a root followed by a type name."""
+    for key in node:
+        key = key[1:] if key.startswith("_") else key
+        if key in roots or any(key.startswith(n) and key[len(n):len(n) + 1].isupper() for n in roots):
+            return True
+    return False
+
+
+def test_any_present_matches_its_definition() -> None:
+    keys = ["value", "valueString", "_valueString", "_value", "values", "valueless", "code", "_code", "coding",
+            "codeableConcept", "id", "extension", "modifierExtension", "onsetPeriod", "onset", "_onset", "text"]
+    roots_list = [frozenset(r) for r in (["value"], ["code"], ["onset", "text"], ["extension"], ["coding", "id"],
+                                         ["valueString"], ["modifier"], ["x"])]
+    checked = 0
+    for i in range(len(keys)):
+        for j in range(i, min(i + 4, len(keys))):
+            node = {k: 1 for k in keys[i:j + 1]}
+            for roots in roots_list:
+                assert guards.any_present(node, roots) == _any_present_reference(node, roots), (node, roots)
+                checked += 1
+    assert checked > 200
