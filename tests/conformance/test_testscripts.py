@@ -251,6 +251,8 @@ def test_content_asserts(tmp_path: Path, definitions: Any) -> None:
     assert check({"expression": "Patient.name.family", "compareToSourceId": "pat",
                   "compareToSourcePath": "fhir:Patient/fhir:name/fhir:family/@value"})[0]
     assert check({"expression": "name.given.count() = 2"})[0] and not check({"expression": "name.exists().not()"})[0]
+    assert check({"expression": "name.exists()", "operator": "eval", "value": "ignored"})[0]
+    assert not check({"expression": "gender.exists()", "operator": "eval"})[0]
     assert check({"minimumId": "pat"})[0]
     with pytest.raises(Unsupported):
         check({"minimumId": "remote"})  # a fixture that is not a local file

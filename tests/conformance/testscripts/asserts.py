@@ -158,6 +158,9 @@ class AssertEvaluator:
             return False, f"no resource to evaluate {expression}{note} on"
         result = fhirpath.evaluate(body, expression)
         operator = self._operator(spec)
+        if operator == "eval":
+            return fhirpath.is_true(result) and result != [False], \
+                f"expected {expression}{note} to evaluate to true, got {result!r}"
         if "compareToSourceId" in spec:
             expected = self._compare_to(spec)
         elif "value" in spec:

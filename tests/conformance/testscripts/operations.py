@@ -20,8 +20,8 @@ METHODS = {"read": "GET", "vread": "GET", "search": "GET", "history": "GET", "ca
 
 
 def mime(value: str | None) -> str | None:
-    """`json`/`xml` shorthands (TestScript's mime-type codes) or a full media type."""
-    if not value:
+    """`json`/`xml`/`ttl` shorthands (TestScript's R4 format codes) or a full media type; `none` = no header."""
+    if not value or value == "none":
         return None
     return MIME.get(value, value)
 
@@ -93,12 +93,13 @@ def perform(operation: dict[str, Any], ctx: RunContext, session: requests.Sessio
     if not method:
         raise ScriptError(f"operation type {code!r} is not known to the runner")
     url = request_url(operation, code, ctx)
-    headers = {"Accept": mime(operation.get("accept")) or MIME["json"]}
+    headers = {} if operation.get("accept") == "none" else {"Accept": mime(operation.get("accept")) or MIME["json"]}
     body: Any = None
     data: bytes | None = None
     if operation.get("sourceId") and method in ("POST", "PUT", "PATCH"):
         body = ctx.body_of(operation["sourceId"])
-        content_type = mime(operation.get("contentType")) or MIME["json"]
+        content_type = MIME["json"] if operation.get("contentType") in (None, "", "none") else \
+            mime(operation["contentType"]) or MIME["json"]
         headers["Content-Type"] = content_type
         if "xml" in content_type:
             data = to_xml(body, definitions).encode("utf-8")
