@@ -48,18 +48,19 @@ SCRIPT_FLOORS = {"observation/general_testscript_obs": 8, "observation/history_t
 # Asserts a correct R4 server fails, because the script is wrong or assumes data the scripts never create.
 _FAILED_PUT = ("the setup PUT sends fixture {fixture} (id {id}) to {url}: a body id that differs from the URL id "
                "is a 400 (R4 http.html#update), so this test runs against that 400")
+_OBS_READ = "observation/read_testscript_obs"
 KNOWN_SCRIPT_DEFECTS = {
-    ("observation/read_testscript_obs", "Sprinkler Read Test R001", "Confirm that the returned HTTP status is 200(OK)."):
+    (_OBS_READ, "Sprinkler Read Test R001", "Confirm that the returned HTTP status is 200(OK)."):
         "no script creates Observation/example (the fixtures have id f001): a precondition on the server's data",
-    ("observation/read_testscript_obs", "Sprinkler Read Test R001", "Confirm that the returned resource type is Observation."):
+    (_OBS_READ, "Sprinkler Read Test R001", "Confirm that the returned resource type is Observation."):
         "follows from the 404 of Observation/example (precondition)",
-    ("observation/read_testscript_obs", "Sprinkler Read Test R001",
+    (_OBS_READ, "Sprinkler Read Test R001",
      "Confirm that the returned HTTP Header Last-Modified is present. Warning only as the server might not support "
      "versioning."): "follows from the 404 of Observation/example (precondition)",
-    ("observation/read_testscript_obs", "Sprinkler Read Test R001",
+    (_OBS_READ, "Sprinkler Read Test R001",
      "Confirm that the returned Observation conforms to the base FHIR specification."):
         "follows from the 404 of Observation/example (precondition)",
-    ("observation/read_testscript_obs", "Sprinkler Read Test R004", "Confirm that the returned HTTP status is 400(Bad Request)."):
+    (_OBS_READ, "Sprinkler Read Test R004", "Confirm that the returned HTTP status is 400(Bad Request)."):
         "R4 ids are [A-Za-z0-9-.]{1,64}: capitals are valid, so an unknown id is a 404, not a 400",
     ("patient/read_testscript", "Sprinkler Read Test R004", "01-Response400"):
         "R4 ids are [A-Za-z0-9-.]{1,64}: capitals are valid, so an unknown id is a 404, not a 400",
@@ -199,9 +200,11 @@ def test_location_names_type_and_id() -> None:
 
 def test_variables(tmp_path: Path) -> None:
     ctx = make_context(tmp_path, variable=[
-        {"name": "known", "defaultValue": "example"}, {"name": "family", "path": "Patient/name/family", "sourceId": "pat"},
+        {"name": "known", "defaultValue": "example"},
+        {"name": "family", "path": "Patient/name/family", "sourceId": "pat"},
         {"name": "given", "expression": "Patient.name.given", "sourceId": "pat"},
-        {"name": "asked", "hint": "[Family name]"}, {"name": "where", "headerField": "Location", "sourceId": "created"}])
+        {"name": "asked", "hint": "[Family name]"},
+        {"name": "where", "headerField": "Location", "sourceId": "created"}])
     ctx.responses["created"] = exchange(201, None, Location="http://test/fhir/Patient/9/_history/1")
     assert ctx.substitute("/${known}?family=${family}&given=${given}") == "/example?family=Chalmers&given=Peter"
     assert ctx.substitute("${where}") == "http://test/fhir/Patient/9/_history/1"

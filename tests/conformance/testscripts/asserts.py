@@ -159,7 +159,7 @@ class AssertEvaluator:
         result = fhirpath.evaluate(body, expression)
         operator = self._operator(spec)
         if operator == "eval":
-            return fhirpath.is_true(result) and result != [False], \
+            return fhirpath.is_true(result), \
                 f"expected {expression}{note} to evaluate to true, got {result!r}"
         if "compareToSourceId" in spec:
             expected = self._compare_to(spec)
@@ -169,7 +169,8 @@ class AssertEvaluator:
             if operator in ("empty", "notEmpty"):
                 actual = first_value(result)
                 return compare(operator, actual, None), f"expected {expression}{note} {operator}, got {actual!r}"
-            return fhirpath.is_true(result) and result != [False], f"expected {expression}{note} to be true, got {result!r}"
+            return fhirpath.is_true(result), \
+                f"expected {expression}{note} to be true, got {result!r}"
         actual = first_value(result)
         return compare(operator, actual, expected), \
             f"expected {expression}{note} {operator} {expected!r}, got {actual!r}"

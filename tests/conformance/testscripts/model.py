@@ -47,7 +47,8 @@ class Outcome:
     message: str = ""
 
     def describe(self) -> str:
-        return f"{self.script} / {self.section} / {self.label}: {self.status}{' - ' + self.message if self.message else ''}"
+        detail = f" - {self.message}" if self.message else ""
+        return f"{self.script} / {self.section} / {self.label}: {self.status}{detail}"
 
 
 @dataclass
