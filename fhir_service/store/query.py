@@ -134,6 +134,12 @@ class IndexMatch:
     match: ColumnElement[bool]
     kind: str  # the parameter type
     mergeable: bool  # a range without modifier: may share its index row with other ranges (see merged)
+    # dates: the match built on other (low, high) expressions, and the range-scan bounds it implies on each
+    # column (`low < low_lt`, `high > high_gt`), so that a planner without histograms (SQLite) can be told
+    # which of the two indexes to scan (see Session._narrowest_side)
+    rebuild: Callable[[Any, Any], ColumnElement[bool]] | None = None
+    low_lt: int | None = None
+    high_gt: int | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         t = self.table
@@ -152,8 +158,27 @@ class IndexMatch:
         may be met by another value of the resource); for a resource with at most one value the two are the
         same, and one row range `low < b AND high > a` is one index range scan instead of two large sets
         intersected. The caller merges only parameters no stored resource has several values of."""
-        return IndexMatch(self.table, self.resource_type, self.code,
-                          and_(self.match, *[other.match for other in others]), self.kind, True)
+        parts = [self, *others]
+        rebuilds = [part.rebuild for part in parts]
+        rebuild = None
+        if all(rebuilds):
+            def rebuild(low: Any, high: Any) -> ColumnElement[bool]:
+                return and_(*[build(low, high) for build in rebuilds])  # type: ignore[misc]
+        lows = [part.low_lt for part in parts if part.low_lt is not None]
+        highs = [part.high_gt for part in parts if part.high_gt is not None]
+        return IndexMatch(self.table, self.resource_type, self.code, and_(*[part.match for part in parts]),
+                          self.kind, True, rebuild, min(lows) if lows else None, max(highs) if highs else None)
+
+    def narrowed(self, side: str) -> "IndexMatch":
+        """This date match with only `side`'s index usable (the other column wrapped in `+ 0`) and its bound
+        stated, so that the range scan is the narrower one."""
+        assert self.rebuild is not None
+        t = self.table
+        if side == "low":
+            match = and_(t.c.low < self.low_lt, self.rebuild(t.c.low, t.c.high + 0))
+        else:
+            match = and_(t.c.high > self.high_gt, self.rebuild(t.c.low + 0, t.c.high))
+        return IndexMatch(t, self.resource_type, self.code, match, self.kind, self.mergeable)
 
 
 class SearchBuilder:
@@ -228,7 +253,28 @@ class SearchBuilder:
         build: Callable[..., ColumnElement[bool]] = getattr(self, f"_{param.type}")
         code = f"{param.code}:of-type" if modifier == "of-type" else param.code
         match = or_(*[build(table, param.code, v, modifier) for v in values])
-        return IndexMatch(table, resource_type, code, match, param.type, param.type in RANGE_KINDS and not modifier)
+        result = IndexMatch(table, resource_type, code, match, param.type, param.type in RANGE_KINDS and not modifier)
+        if param.type == "date":
+            def rebuild(low: Any, high: Any) -> ColumnElement[bool]:
+                return or_(*[self._date_match(low, high, v, code) for v in values])
+            result.rebuild = rebuild
+            if len(values) == 1:
+                result.low_lt, result.high_gt = self._date_bounds(values[0])
+        return result
+
+    @staticmethod
+    def _date_bounds(value: str) -> tuple[int | None, int | None]:
+        """The range-scan bounds one date value implies: (X of `low < X`, Y of `high > Y`), each None when
+        the condition implies none (every range has low < high)."""
+        prefix, text = split_prefix(value)
+        try:
+            s_low, s_high = date_range(text)
+        except DateFormatError:
+            return None, None
+        margin = abs(now_us() - s_low) // 10
+        return {"eq": (s_high, s_low), "gt": (None, s_high), "lt": (s_low, None), "ge": (None, s_low),
+                "le": (s_high, None), "sa": (None, s_high), "eb": (s_low, None),
+                "ap": (min(s_high + margin, MAX_US), s_low - margin)}.get(prefix, (None, None))
 
     def _unknown(self, message: str) -> None:
         if self.strict:
@@ -363,8 +409,8 @@ class SearchBuilder:
         except DateFormatError as exc:
             raise InvalidSearch(f"{code}: {exc}") from None
         within = and_(low >= s_low, high <= s_high)
-        if prefix == "eq":
-            return within
+        if prefix == "eq":  # `low < s_high` is implied (low < high): it bounds the range scan on low
+            return and_(low < s_high, within)
         if prefix == "ne":
             return not_(within)
         if prefix == "gt":

@@ -49,7 +49,8 @@ ANALYZE_GROWTH = 0.25
 ANALYZE_MIN_ROWS = 1000
 SQLITE_ANALYSIS_LIMIT = 1000  # rows sampled per index by SQLite's ANALYZE: milliseconds, not seconds
 MULTI_KINDS = ("date", "number", "quantity")  # range types whose same-row merging needs single values
-COPY_MIN_ROWS = 50  # below this, a plain executemany is as quick as COPY
+COPY_MIN_ROWS = 50
+NARROW_PROBE = 2000  # index entries counted at most per side to choose a date range's index (SQLite)  # below this, a plain executemany is as quick as COPY
 
 
 def make_engine(url: str) -> Engine:
@@ -940,6 +941,9 @@ class Session:
         r = self.t.resource
         driver = min(index_matches, key=lambda m: DRIVER_RANK.get(m.kind, 9))
         probes = [m.exists(r) for m in index_matches if m is not driver]
+        side = self._narrowest_side(driver)
+        if side:
+            driver = driver.narrowed(side)
         t = driver.table
         base = (select(r.c.rid, r.c.res_type, r.c.res_id, r.c.version, r.c.updated_us, r.c.deleted, r.c.content)
                 .select_from(t.join(r, r.c.rid == t.c.rid))
@@ -961,6 +965,24 @@ class Session:
             rows = rows[:count]
             next_cursor = encode_cursor([rows[-1].rid])
         return rows, next_cursor
+
+    def _narrowest_side(self, match: IndexMatch) -> str | None:
+        """SQLite: which index a date range should be scanned with, `low` or `high`. A range `high > a AND
+        low < b` can be read from either index, and which is narrow depends on where [a, b) lies in the data
+        (a week at the start of the stored dates: few rows have low < b, nearly all have high > a); SQLite
+        keeps no histograms (no STAT4), so two bounded counts (at most NARROW_PROBE index entries each) tell.
+        PostgreSQL's planner has histograms once analysed: None there, and when only one side is bounded."""
+        if self.repo.dialect != "sqlite" or match.kind != "date" or match.rebuild is None:
+            return None
+        if match.low_lt is None or match.high_gt is None:
+            return "low" if match.low_lt is not None else ("high" if match.high_gt is not None else None)
+        t = match.table
+        base = [t.c.res_type == match.resource_type, t.c.param == match.code]
+
+        def rows(bound: Any) -> int:
+            sample = select(t.c.rid).where(*base, bound).limit(NARROW_PROBE).subquery()
+            return int(self.conn.execute(select(func.count()).select_from(sample)).scalar_one())
+        return "low" if rows(t.c.low < match.low_lt) <= rows(t.c.high > match.high_gt) else "high"
 
     @staticmethod
     def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> Any:

@@ -117,3 +117,16 @@ def test_analyze_runs_and_is_triggered_by_growth(repo: SqlRepository) -> None:
         with repo.engine.connect() as conn:
             tables = {row[0] for row in conn.exec_driver_sql("SELECT tbl FROM sqlite_stat1")}
         assert repo.tables.token.name in tables
+
+
+def test_date_ranges_at_either_end_of_the_stored_dates(repo: SqlRepository) -> None:
+    """A range near the first stored dates is scanned from the `low` index, one near the last from the
+    `high` one (SQLite chooses by counting): the answers are the same either way."""
+    days = [f"2022-01-{d:02d}" for d in range(1, 29)]
+    repo.atomic(lambda s: [s.update(obs(f"d{i}", ["a"], day)) for i, day in enumerate(days)])
+    assert sorted(ids(repo, [("date", "ge2022-01-02"), ("date", "lt2022-01-04")], count=50)) == ["d1", "d2"]
+    assert sorted(ids(repo, [("date", "ge2022-01-26"), ("date", "le2022-01-27")], count=50)) == ["d25", "d26"]
+    assert ids(repo, [("date", "eq2022-01-27")], count=50) == ["d26"]
+    assert sorted(ids(repo, [("date", "sa2022-01-26")], count=50)) == ["d26", "d27"]
+    assert sorted(ids(repo, [("date", "eb2022-01-03")], count=50)) == ["d0", "d1"]
+    assert sorted(ids(repo, [("date", "gt2022-01-26"), ("date", "ne2022-01-28")], count=50)) == ["d26"]
