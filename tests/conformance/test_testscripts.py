@@ -323,3 +323,31 @@ def test_xml_reading_findings_count_in_profile_validation(tmp_path: Path, defini
         assert evaluator(tmp_path, answer, definitions).evaluate({"validateProfileId": "pp"})[0] is valid
     assert parse_body(b"", "application/fhir+json", definitions) == (None, [])
     assert parse_body(b"<html>", "text/html", definitions) == (None, [])
+
+
+def test_autocreate_and_autodelete_fixtures(tmp_path: Path, definitions: Any) -> None:
+    """An autocreate fixture is created before setup and read by the id the server gave it; autodelete removes
+    it after teardown (a later read answers 410 Gone)."""
+    (tmp_path / "p.json").write_text(json.dumps({k: v for k, v in PATIENT.items() if k != "id"}))
+    script = {
+        "fixture": [{"id": "pat", "autocreate": True, "autodelete": True, "resource": {"reference": "p.json"}}],
+        "test": [{"action": [{"operation": {"type": {"code": "read"}, "targetId": "pat", "responseId": "r"}},
+                             {"assert": {"label": "read", "response": "okay"}},
+                             {"assert": {"label": "same", "expression": "name.family", "compareToSourceId": "pat",
+                                         "compareToSourceExpression": "name.family"}}]}],
+    }
+    app = create_app(db_url=f"sqlite:///{tmp_path}/x.sqlite3", definitions=definitions)
+    with LoopbackServer(app) as server:
+        runner = ScriptRunner(server.base_url, definitions)
+        result = runner.run(script, tmp_path, "auto")
+        assert [(o.label, o.status) for o in result.outcomes] == [("read", PASS), ("same", PASS)]
+        created = result_location(runner, server.base_url)
+        assert requests.get(created, timeout=10).status_code == 410
+
+
+def result_location(runner: ScriptRunner, base_url: str) -> str:
+    """The URL of the one Patient the server's history knows (created, then deleted)."""
+    history = runner.session.get(f"{base_url}/Patient/_history", timeout=10).json()
+    urls = {entry["fullUrl"].split("/_history")[0] for entry in history["entry"]}
+    assert len(urls) == 1, history
+    return urls.pop()
