@@ -48,5 +48,9 @@ def run(args: argparse.Namespace) -> int:
         if not result.ok:
             failed += 1
             sys.stderr.write(fhirjson.dumps(result.outcome, pretty=True).decode() + "\n")
+    try:  # fresh planner statistics for what was loaded (a bulk load leaves the planner guessing)
+        repo.analyze()
+    except Exception as exc:  # noqa: BLE001 - the data are loaded; statistics are an optimisation
+        print(f"fhir-service load: ANALYZE failed: {exc}", file=sys.stderr)
     repo.close()
     return 1 if failed else 0

@@ -46,6 +46,10 @@ def preload(db_url: str, folder: Path) -> int:
         result = load_file(rest, path)
         print(f"preload {result.summary()}", file=sys.stderr)
         failed += not result.ok
+    try:  # fresh planner statistics before the workers plan their first searches
+        repo.analyze()
+    except Exception as exc:  # noqa: BLE001 - serving without them is slower, not wrong
+        print(f"preload: ANALYZE failed: {exc}", file=sys.stderr)
     repo.close()
     return failed
 

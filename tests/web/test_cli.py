@@ -120,3 +120,32 @@ def test_load_reads_xml_files(tmp_path: Path) -> None:
     repo.close()
     (tmp_path / "bad.xml").write_text("<Patient")
     assert main(["load", str(tmp_path / "bad.xml"), "--db", db]) == 1
+
+
+def test_load_leaves_planner_statistics(tmp_path: Path) -> None:
+    """After a bulk load the planner has statistics (SQLite: sqlite_stat1), so that searches on the loaded
+    store are planned on real selectivities, not guesses."""
+    path = write(tmp_path / "patient.json", {"resourceType": "Patient", "id": "s1", "gender": "male"})
+    db_path = tmp_path / "stats.sqlite3"
+    assert main(["load", str(path), "--db", f"sqlite:///{db_path}"]) == 0
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        analysed = {row[0] for row in conn.execute("SELECT tbl FROM sqlite_stat1")}
+    assert {"resource", "idx_token"} <= analysed
+
+
+def test_load_takes_xml_with_validation_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Published examples carry xsi:schemaLocation and sometimes elements out of order: loaded, with a
+    warning each; only unreadable XML fails the load."""
+    path = tmp_path / "example.xml"
+    path.write_text('<Patient xmlns="http://hl7.org/fhir" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+                    ' xsi:schemaLocation="http://hl7.org/fhir patient.xsd"><id value="ex"/>'
+                    '<gender value="male"/><active value="true"/></Patient>')
+    db = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    assert main(["load", str(path), "--db", db]) == 0
+    warnings = capsys.readouterr().err
+    assert "schemaLocation" in warnings and "out of order" in warnings
+    repo = SqlRepository(db)
+    assert repo.read("Patient", "ex").resource["active"] is True
+    repo.close()
