@@ -9,6 +9,7 @@ import requests
 
 from fhir_service.rest import RestConfig
 from fhir_service.web import create_app
+from fhir_service.web.app import CORS_ORIGINS_ENV
 from fhir_service.web.server import LoopbackServer
 from tests.store.backends import BACKENDS, make_repository
 
@@ -41,7 +42,9 @@ def test_create_read_update_delete_over_http(base: str) -> None:
     updated = requests.put(instance, json=body, headers={"Content-Type": FHIR_JSON, "If-Match": 'W/"1"'})
     assert updated.status_code == 200
     stale = requests.put(instance, json=body, headers={"Content-Type": FHIR_JSON, "If-Match": 'W/"1"'})
-    assert stale.status_code in (200, 412)  # identical content is no new version; if it were, 412
+    # the precondition is evaluated first (RFC 9110 13.2.2), even when the content is unchanged
+    assert stale.status_code == 412 and is_outcome(stale)
+    assert requests.get(instance).headers["ETag"] == 'W/"2"'
     assert requests.delete(instance).status_code == 204
     gone = requests.get(instance)
     assert gone.status_code == 410 and is_outcome(gone)
@@ -137,10 +140,61 @@ def test_xml_in_and_out(base: str) -> None:
     assert missing.status_code == 404 and b"<OperationOutcome" in missing.content
 
 
-def test_cors_for_browser_apps(base: str) -> None:
+def test_cors_lets_any_origin_read_but_not_write(base: str) -> None:
     preflight = requests.options(f"{base}/Patient", headers={"Origin": "https://app.example",
                                                               "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
-    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    allowed = {m.strip() for m in preflight.headers["Access-Control-Allow-Methods"].split(",")}
+    assert allowed == {"GET", "HEAD", "OPTIONS"}  # the browser will not send the POST
     error = requests.get(f"{base}/Patient/none", headers={"Origin": "https://app.example"})
     assert error.headers["Access-Control-Allow-Origin"] == "*" and "ETag" in error.headers["Access-Control-Expose-Headers"]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE"])
+def test_a_cross_site_write_without_preflight_is_refused(base: str, method: str) -> None:
+    """A page on another site can send a form POST (no preflight): it must not reach the store."""
+    path = f"{base}/Patient" if method == "POST" else f"{base}/Patient/p1"
+    answer = requests.request(method, path, data='{"resourceType":"Patient","id":"p1"}',
+                              headers={"Origin": "https://evil.example", "Content-Type": FHIR_JSON})
+    assert answer.status_code == 403 and is_outcome(answer)
+    assert requests.get(f"{base}/Patient?_summary=count").json()["total"] == 0
+    search = requests.post(f"{base}/Patient/_search", data="gender=male", headers={
+        "Origin": "https://evil.example", "Content-Type": "application/x-www-form-urlencoded"})
+    assert search.status_code == 200  # a search by POST reads: allowed from anywhere
+    assert requests.post(f"{base}/Patient", json={"resourceType": "Patient"},  # no Origin: not a browser
+                         headers={"Content-Type": FHIR_JSON}).status_code == 201
+
+
+@pytest.fixture
+def configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A server whose operator allowed one origin to write, through the environment (as `serve` is run)."""
+    monkeypatch.setenv(CORS_ORIGINS_ENV, "https://other.example, https://App.example/")
+    for repo in make_repository("sqlite", tmp_path):
+        with LoopbackServer(create_app(repo)) as server:
+            yield server.base_url
+
+
+def test_configured_origins_may_write(configured: str) -> None:
+    origin = "https://app.example"
+    preflight = requests.options(f"{configured}/Patient/p1", headers={"Origin": origin,
+                                                                      "Access-Control-Request-Method": "DELETE"})
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+    assert "DELETE" in preflight.headers["Access-Control-Allow-Methods"] and "Origin" in preflight.headers["Vary"]
+    created = requests.post(f"{configured}/Patient", json={"resourceType": "Patient"},
+                            headers={"Content-Type": FHIR_JSON, "Origin": origin})
+    assert created.status_code == 201 and created.headers["Access-Control-Allow-Origin"] == origin
+    refused = requests.post(f"{configured}/Patient", json={"resourceType": "Patient"},
+                            headers={"Content-Type": FHIR_JSON, "Origin": "https://evil.example"})
+    assert refused.status_code == 403
+
+
+def test_cors_origins_option_overrides_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CORS_ORIGINS_ENV, "https://app.example")
+    for repo in make_repository("sqlite", tmp_path):
+        with LoopbackServer(create_app(repo, cors_origins=["*"])) as server:
+            created = requests.post(f"{server.base_url}/Patient", json={"resourceType": "Patient"},
+                                    headers={"Content-Type": FHIR_JSON, "Origin": "https://any.example"})
+            assert created.status_code == 201
+            assert created.headers["Access-Control-Allow-Origin"] == "https://any.example"
+
+
