@@ -81,7 +81,8 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
-        return not self.stopped and not any(i.issue.is_error for i in self.issues)
+        """Nothing rejected, nothing stopped, no error (the CLI's exit 0; rejected lines make it 1)."""
+        return not self.stopped and self.rejected == 0 and not any(i.issue.is_error for i in self.issues)
 
     def summary(self) -> str:
         return (f"{self.imported} resources from {len(self.files)} file(s): {self.created} created, "

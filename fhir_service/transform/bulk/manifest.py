@@ -112,5 +112,20 @@ def read_manifest(path: Path) -> list[tuple[Path, str | None]]:
             raise ManifestError(f"{path}: output[{index}].url {url!r} is remote; only files beside the manifest"
                                 " can be imported (download them first)")
         declared = entry.get("type")
-        files.append(((path.parent / url).resolve(), declared if isinstance(declared, str) else None))
+        files.append((_beside(path, index, url), declared if isinstance(declared, str) else None))
     return files
+
+
+def _beside(manifest: Path, index: int, url: str) -> Path:
+    """The file `url` names, which must lie in the manifest's folder (or below it): an absolute path or
+    one that climbs out with `..` (or through a symbolic link) is refused, so a manifest can only make the
+    importer read the export it describes (the same rule a future `$import` endpoint needs)."""
+    folder = manifest.parent.resolve()
+    if Path(url).is_absolute() or url.startswith(("/", "\\")):
+        raise ManifestError(f"{manifest}: output[{index}].url {url!r} is an absolute path; only files beside the"
+                            " manifest can be imported (use a path relative to its folder)")
+    resolved = (folder / url).resolve()
+    if not resolved.is_relative_to(folder):
+        raise ManifestError(f"{manifest}: output[{index}].url {url!r} leads outside the manifest's folder "
+                            f"{folder}; only files beside the manifest can be imported")
+    return resolved

@@ -146,3 +146,45 @@ def test_the_installed_command_line_runs_export(source_db: str, tmp_path: Path) 
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["output"] == [{"type": "Patient", "url": "Patient.ndjson", "count": 1}]
+
+
+def _manifest_folder(tmp_path: Path, urls: list[str]) -> Path:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"inside"}\n')
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "Patient.ndjson").write_text('{"resourceType":"Patient","id":"outside"}\n')
+    (folder / MANIFEST_NAME).write_text(json.dumps({
+        "transactionTime": "2024-01-01T00:00:00Z", "request": "$export", "requiresAccessToken": False,
+        "output": [{"type": "Patient", "url": url} for url in urls], "error": []}))
+    return folder
+
+
+@pytest.mark.parametrize("url,reason", [
+    ("../other/Patient.ndjson", "leads outside the manifest's folder"),
+    ("sub/../../other/Patient.ndjson", "leads outside the manifest's folder"),
+    ("/etc/hostname", "is an absolute path"),
+])
+def test_a_manifest_may_only_name_files_beside_it(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                  url: str, reason: str) -> None:
+    folder = _manifest_folder(tmp_path, ["Patient.ndjson", url])
+    target = f"sqlite:///{tmp_path / 't.sqlite3'}"
+    assert main(["import", "--db", target, str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fhir-service import: ") and reason in err and "output[1].url" in err
+    assert store(target) == {}  # refused before anything is read
+
+
+def test_a_manifest_may_name_files_in_subfolders(tmp_path: Path) -> None:
+    folder = _manifest_folder(tmp_path, ["Patient.ndjson", "part2/../Patient.ndjson"])
+    target = f"sqlite:///{tmp_path / 't.sqlite3'}"
+    assert main(["import", "--db", target, str(folder)]) == 0
+    assert list(store(target)) == [("Patient", "inside")]
+
+
+def test_a_manifest_run_with_a_rejected_line_exits_1(tmp_path: Path) -> None:
+    folder = _manifest_folder(tmp_path, ["Patient.ndjson", "Broken.ndjson"])
+    (folder / "Broken.ndjson").write_text('{"resourceType":"Patient","id":"ok2"}\n{"resourceType":"Patient"\n')
+    target = f"sqlite:///{tmp_path / 't.sqlite3'}"
+    assert main(["import", "--db", target, str(folder)]) == 1
+    assert sorted(store(target)) == [("Patient", "inside"), ("Patient", "ok2")]
