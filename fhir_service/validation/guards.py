@@ -154,6 +154,19 @@ def _prefixes(roots: frozenset[str]) -> tuple[str, ...]:
     return found
 
 
+def reads_key(key: str, roots: frozenset[str]) -> bool:
+    """Whether property `key` is one an expression with these root names would read (see any_present)."""
+    if key in roots:
+        return True
+    if not key.startswith(_PREFIXES.get(roots) or _prefixes(roots)):
+        return False
+    if key[:1] == "_":
+        key = key[1:]
+        if key in roots:
+            return True
+    return any(key.startswith(name) and key[len(name):len(name) + 1].isupper() for name in roots)
+
+
 def any_present(node: dict, roots: frozenset[str]) -> bool:
     """Whether `node` has any property an expression with these root names would read (choices: value -> valueX).
 
@@ -161,7 +174,7 @@ def any_present(node: dict, roots: frozenset[str]) -> bool:
     start with a root name (or `_` + one) are looked at further."""
     if not roots.isdisjoint(node):
         return True
-    prefixes = _prefixes(roots)
+    prefixes = _PREFIXES.get(roots) or _prefixes(roots)
     for key in node:
         if not key.startswith(prefixes):
             continue

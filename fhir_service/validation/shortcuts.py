@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
-from fhir_service.validation.guards import any_present, is_pure, root_names, split_top
+from fhir_service.validation.guards import any_present, is_pure, reads_key, root_names, split_top
 
 MEMO_LIMIT = 50_000  # entries
 MEMO_BYTES = 32 * 1024 * 1024  # total size of the JSON in the keys: the memo is cleared beyond it
@@ -91,7 +91,7 @@ def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[st
 
     With a `resolver`, the expression may also use resolve(): the JSON of every target the read properties
     reference is then part of the key, so the result is still a function of the key."""
-    projection = {k: v for k, v in focus.items() if any_present({k: None}, roots)}
+    projection = {k: v for k, v in focus.items() if reads_key(k, roots)}
     if "resourceType" in focus:
         projection["resourceType"] = focus["resourceType"]
     targets: list[Any] = []

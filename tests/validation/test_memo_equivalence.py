@@ -109,3 +109,11 @@ def test_any_present_matches_its_definition() -> None:
                 assert guards.any_present(node, roots) == _any_present_reference(node, roots), (node, roots)
                 checked += 1
     assert checked > 200
+
+
+def test_reads_key_matches_any_present() -> None:
+    keys = ["value", "valueString", "_valueString", "_value", "values", "code", "_code", "coding", "onsetPeriod",
+            "text", "_text", "textual", "id"]
+    for roots in (frozenset({"value"}), frozenset({"code", "onset"}), frozenset({"text"}), frozenset({"x"})):
+        for key in keys:
+            assert guards.reads_key(key, roots) == _any_present_reference({key: 1}, roots), (key, roots)
