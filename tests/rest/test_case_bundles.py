@@ -28,8 +28,8 @@ def resources() -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def rest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FhirRest]:
-    if not BUNDLES:
-        pytest.skip("no bundles/ yet")
+    # the bundles are part of the project: a broken path must fail here, not skip every test green
+    assert BUNDLES, f"no case bundles found in {REPO / 'bundles'}"
     repo = SqlRepository(f"sqlite:///{tmp_path_factory.mktemp('cases') / 'cases.sqlite3'}")
     server = FhirRest(repo)
     results = [load_file(server, path) for path in BUNDLES]

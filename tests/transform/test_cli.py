@@ -86,7 +86,8 @@ def test_stdin_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
     assert status == 0
     administrations = [e["resource"] for e in json.loads(out)["entry"]
                        if e["resource"]["resourceType"] == "MedicationAdministration"]
-    assert administrations and all("medication" in a and "occurenceDateTime" in a or "occurencePeriod" in a
+    # R5 spells the element occurence[x]; every administration keeps its medication and its time
+    assert administrations and all("medication" in a and ("occurenceDateTime" in a or "occurencePeriod" in a)
                                    for a in administrations)
 
 
