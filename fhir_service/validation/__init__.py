@@ -14,7 +14,11 @@ How it is put together (each module has one job):
   the rules it applies; questionnaire.py and conformance_resources.py check resources against the definitions
   they name (a QuestionnaireResponse against its Questionnaire, a profile's differential against its base).
 - guards.py and shortcuts.py: why invariants rarely need FHIRPath at run time (absent roots are constants,
-  cheap operands settle implies/or/and, pure invariants are memoised by the properties they read).
+  cheap operands settle implies/or/and, pure invariants are memoised by the properties they read, and so are a
+  resource's own invariants reading `%resource.name`; the memo is bounded by entries and by bytes of key JSON).
+- native.py: the core invariants met at every Bundle, entry and DomainResource (bdl-2/3/4/5/7/8, dom-6, con-3)
+  read straight from the JSON when it is plain, FHIRPath otherwise; ids and fullUrls differ in every new Bundle,
+  so memoising cannot help them.
 - bundle.py (Bundle rules, resolver), reader.py / source_map.py (text -> JSON with positions), clinical.py
   (project rules) belong to the CLI and cases engineers.
 """
