@@ -23,7 +23,7 @@ from tests.conftest import CONFORMANCE_DATA
 
 SUITE = CONFORMANCE_DATA / "fhir-candle-search"
 BASE = "http://candle.test/fhir"
-FLOOR = 0.95  # fraction of the non-SMART cases that must pass (151/155 at the time of writing)
+FLOOR = 151  # non-SMART cases that must pass (151/155 at the time of writing); raise it when the score goes up
 # Where candle departs from the specification, this server follows the specification (the cases still count
 # as failures in the score): `|code` means "a code with NO system" (R4 search 3.1.1.5.6); candle matches any.
 KNOWN_DIVERGENCES = {"candle-r4-084", "candle-r4-094", "candle-r4-183", "candle-r4-193"}
@@ -179,4 +179,4 @@ def test_candle_search_score(candle: tuple[FhirRest, list[str]], report_score: A
         for case_id, problem in sorted(failures.items()):
             note = " (known divergence: the server follows the spec)" if case_id in KNOWN_DIVERGENCES else ""
             print(f"  candle FAIL {case_id} {problem}{note}")
-    assert passed / len(cases) >= FLOOR, f"{passed}/{len(cases)} passed; failures: {failures}"
+    assert passed >= FLOOR, f"{passed}/{len(cases)} passed (floor {FLOOR}); failures: {failures}"

@@ -39,12 +39,12 @@ from fhir_service.validation import Validator  # noqa: E402
 from fhir_service.validation.outcome import Issue  # noqa: E402
 
 SUITE = ROOT / "tests" / "conformance" / "data" / "fhir-test-cases-validator"
-# Floors only go up: raise them when the engine improves.
-BASE_FLOOR = 0.95  # 270/284
-PROFILE_FLOOR = 0.97  # 38/39
-XML_FLOOR = 0.965  # 159/164
-XML_PROFILE_FLOOR = 0.85  # 55/64
-COMBINED_FLOOR = 0.955  # 429/448
+# Floors are agreeing verdicts (counts, equal to the score): they only go up; raise them when the engine improves.
+BASE_FLOOR = 270  # of 284
+PROFILE_FLOOR = 38  # of 39
+XML_FLOOR = 159  # of 164
+XML_PROFILE_FLOOR = 55  # of 64
+COMBINED_FLOOR = 429  # of 448
 
 
 @dataclass
@@ -213,8 +213,8 @@ def test_validator_conformance(report_score: Any) -> None:
     report_score("validator conformance (base step)", agree, total)
     report_score("validator conformance (profile step)", step_agree, steps)
     assert total > 250, "the selection of cases shrank unexpectedly"
-    assert agree / total >= BASE_FLOOR
-    assert step_agree / max(1, steps) >= PROFILE_FLOOR
+    assert agree >= BASE_FLOOR, f"{agree}/{total}"
+    assert step_agree >= PROFILE_FLOOR, f"{step_agree}/{steps}"
 
 
 def test_validator_conformance_xml_cases(report_score: Any) -> None:
@@ -224,14 +224,14 @@ def test_validator_conformance_xml_cases(report_score: Any) -> None:
     report_score("validator conformance (XML cases)", agree, total)
     report_score("validator conformance (XML cases, profile step)", step_agree, steps)
     assert total > 150
-    assert agree / total >= XML_FLOOR
-    assert step_agree / max(1, steps) >= XML_PROFILE_FLOOR
+    assert agree >= XML_FLOOR, f"{agree}/{total}"
+    assert step_agree >= XML_PROFILE_FLOOR, f"{step_agree}/{steps}"
 
 
 def test_validator_conformance_json_and_xml_combined(report_score: Any) -> None:
     agree, total = combined(all_results(False)[0], all_results(True)[0])
     report_score("validator conformance (JSON+XML)", agree, total)
-    assert agree / total >= COMBINED_FLOOR
+    assert agree >= COMBINED_FLOOR, f"{agree}/{total}"
 
 
 def main(argv: list[str]) -> None:
