@@ -206,3 +206,55 @@ def test_native_answers_both_ways() -> None:
     assert con3({"resourceType": "Condition"}, None) is True
     assert bdl2({"type": "collection", "entry": [{"search": {"mode": "match"}}]}, None) is None  # left to FHIRPath
     assert bdl2({"type": "collection", "entry": [{"fullUrl": "a"}]}, None) is True
+
+
+# -- through the Validator: each natively decided rule, failing and passing --------------------------------
+NARRATIVE = {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">x</div>"}
+
+
+def _patient(pid: str) -> dict:
+    return {"resourceType": "Patient", "id": pid, "text": NARRATIVE}
+
+
+def _rules(issues: list) -> set[str | None]:
+    return {i.rule for i in issues}
+
+
+def _bundle(kind: str, entries: list[dict]) -> dict:
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def test_validator_reports_bdl3_and_bdl4(validator: Any) -> None:
+    entry = {"fullUrl": "urn:uuid:0c3ce9b6-5bbe-4ed9-8a0c-7a2b4b5b7d31", "resource": _patient("a")}
+    assert "bdl-3" in _rules(validator.validate(_bundle("transaction", [entry])))
+    assert "bdl-3" not in _rules(validator.validate(_bundle("collection", [entry])))
+    with_response = {**entry, "response": {"status": "201"}}
+    assert "bdl-4" in _rules(validator.validate(_bundle("collection", [with_response])))
+    assert "bdl-4" not in _rules(validator.validate(_bundle("transaction-response", [with_response])))
+
+
+def test_validator_reports_bdl7_and_bdl8(validator: Any) -> None:
+    url = "http://example.org/fhir/Patient/a"
+    twice = [{"fullUrl": url, "resource": _patient("a")}, {"fullUrl": url, "resource": _patient("a")}]
+    assert "bdl-7" in _rules(validator.validate(_bundle("collection", twice)))
+    assert "bdl-7" not in _rules(validator.validate(_bundle("collection", twice[:1])))
+    versioned = [{"fullUrl": url + "/_history/1", "resource": _patient("a")}]
+    assert "bdl-8" in _rules(validator.validate(_bundle("collection", versioned)))
+
+
+def test_validator_reports_bdl2_and_bdl5(validator: Any) -> None:
+    searched = [{"fullUrl": "http://example.org/fhir/Patient/a", "resource": _patient("a"),
+                 "search": {"mode": "match"}}]
+    assert "bdl-2" in _rules(validator.validate(_bundle("collection", searched)))
+    assert "bdl-2" not in _rules(validator.validate(_bundle("searchset", searched)))
+    assert "bdl-5" in _rules(validator.validate(_bundle("collection", [{"fullUrl": "urn:uuid:1"}])))
+
+
+def test_validator_reports_con3(validator: Any) -> None:
+    condition = {"resourceType": "Condition", "text": NARRATIVE, "subject": {"reference": "Patient/a"},
+                 "code": {"text": "CRS"}, "category": [{"coding": [{
+                     "system": "http://terminology.hl7.org/CodeSystem/condition-category",
+                     "code": "problem-list-item"}]}]}
+    assert "con-3" in _rules(validator.validate(condition))
+    assert "con-3" not in _rules(validator.validate({**condition, "clinicalStatus": {"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]}}))
