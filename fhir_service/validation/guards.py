@@ -289,6 +289,50 @@ def resource_reads(expression: str) -> frozenset[str] | None:
     return frozenset(names)
 
 
+# functions that compare or show whole items (equality, de-duplication, text), or walk all of an item's children:
+# with them an expression can observe properties it never names
+WHOLE_ITEM_FUNCTIONS = frozenset({"distinct", "isDistinct", "intersect", "exclude", "subsetOf", "supersetOf",
+                                  "union", "children", "descendants", "repeat", "toString", "trace", "aggregate",
+                                  "toJson", "memberOf", "conformsTo", "htmlChecks", "getValue"})
+_LITERAL_KINDS = frozenset({"str", "num", "date"})
+
+
+def _is_literal(token: tuple[str, str] | None) -> bool:
+    return token is not None and (token[0] in _LITERAL_KINDS or (token[0] == "id" and token[1] in LITERALS))
+
+
+def read_names(expression: str) -> frozenset[str] | None:
+    """Every name the expression may read at any depth of what it navigates, when it observes nothing else: no
+    whole-item comparison (`~`, `|`, `in`, `contains`, distinct(), ...; `=` / `!=` only against a literal, where a
+    complex item is unequal whatever it holds), no `&`, no variable but %resource / $this. None otherwise.
+
+    Two items that agree on every property so named (at every depth) give such an expression the same result, so
+    memo keys may leave the other properties out (ids, narrative, display texts, identifiers)."""
+    tokens = _tokens(expression)
+    if tokens is None:
+        return None
+    names: set[str] = set()
+    n = len(tokens)
+    for i, (kind, text) in enumerate(tokens):
+        if kind == "var":
+            if text not in LOCAL_VARIABLES and text != "%resource":
+                return None
+        elif kind == "op":
+            if text in ("~", "!~", "|", "&"):
+                return None
+            if text in ("=", "!=") and not (_is_literal(tokens[i - 1] if i else None)
+                                           or _is_literal(tokens[i + 1] if i + 1 < n else None)):
+                return None
+        elif kind == "id":
+            after_dot = i > 0 and tokens[i - 1] == ("p", ".")
+            if text in ("in", "contains") and not after_dot:
+                return None  # the membership operators (the string function contains() follows a dot)
+            if text in WHOLE_ITEM_FUNCTIONS:
+                return None
+            names.add(text)
+    return frozenset(names)
+
+
 def is_pure(expression: str, allow_resolve: bool = False) -> bool:
     """Reads only its focus's own properties (no %variables, no resolve()/descendants()/now()...); with
     `allow_resolve`, resolve() is accepted too (the caller then keys results by the resolved targets)."""

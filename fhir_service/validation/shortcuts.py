@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from fhir_service.validation.fhirpath_adapter import CompiledExpression, compile_expression
-from fhir_service.validation.guards import any_present, is_pure, reads_key, root_names, split_top
+from fhir_service.validation.guards import any_present, is_pure, read_names, reads_key, root_names, split_top
 
 MEMO_LIMIT = 50_000  # entries
 MEMO_BYTES = 32 * 1024 * 1024  # total size of the JSON in the keys: the memo is cleared beyond it
@@ -84,6 +84,32 @@ def _references(value: Any) -> list[str]:
     return found
 
 
+_NAMES: dict[str, frozenset[str] | None] = {}
+
+
+def _names(expression: str) -> frozenset[str] | None:
+    if expression not in _NAMES:
+        _NAMES[expression] = read_names(expression)
+    return _NAMES[expression]
+
+
+def _pruned(value: Any, names: frozenset[str], mark_references: bool) -> Any:
+    """`value` with only the properties named in `names` (see guards.read_names), at every depth. With
+    `mark_references`, a Reference's unnamed `reference` becomes a marker: its target is in the key instead (so
+    two foci referring to equal targets share a result), and its position still counts."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == "resourceType" or reads_key(k, names):
+                out[k] = _pruned(v, names, mark_references)
+            elif mark_references and k == "reference" and isinstance(v, str):
+                out[k] = "#target"
+        return out
+    if isinstance(value, list):
+        return [_pruned(v, names, mark_references) for v in value]
+    return value
+
+
 def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[str, Any],
              context_type: str | None, resolver: Any = None) -> list[Any] | None:
     """The result of a pure expression on `focus`, memoised by (expression text, focus type, JSON of the properties
@@ -104,6 +130,10 @@ def memoised(compiled: CompiledExpression, roots: frozenset[str], focus: dict[st
                 targets.append(resolver(ref))
             except Exception:  # noqa: BLE001 - an unresolvable reference is part of the key as None
                 targets.append(None)
+    names = _names(compiled.expression)
+    if names is not None:  # only what the expression can observe goes into the key
+        projection = _pruned(projection, names, resolver is not None)
+        targets = [_pruned(t, names, False) for t in targets]
     try:
         key = (compiled.expression, context_type or "", orjson.dumps(projection, option=orjson.OPT_SORT_KEYS),
                orjson.dumps(targets, option=orjson.OPT_SORT_KEYS) if resolver is not None else b"")

@@ -30,15 +30,26 @@ def test_large_keys_are_evaluated_but_not_kept() -> None:
     shortcuts._memo.clear()
     shortcuts._memo_bytes = 0
     huge = {"resourceType": "Patient", "name": [{"family": f"name-{i}"} for i in range(5000)]}
-    assert shortcuts.memoised(EXPRESSION, ROOTS, huge, None) == [True]
+    reads_family = compile_expression("name.family.exists()")  # the families are all part of the key
+    assert shortcuts.memoised(reads_family, ROOTS, huge, None) == [True]
     assert shortcuts.memo_size() == (0, 0)
+
+
+def test_keys_leave_out_what_the_expression_cannot_read() -> None:
+    """name.exists() never looks inside a name: patients differing only in their families share one result."""
+    shortcuts._memo.clear()
+    shortcuts._memo_bytes = 0
+    for family in ("Ng", "Okafor", "Silva"):
+        assert shortcuts.memoised(EXPRESSION, ROOTS, _patient(family), None) == [True]
+    assert shortcuts.memo_size()[0] == 1
 
 
 def test_total_key_bytes_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     shortcuts._memo.clear()
     shortcuts._memo_bytes = 0
     monkeypatch.setattr(shortcuts, "MEMO_BYTES", 2000)
+    reads_family = compile_expression("name.family.exists()")
     for i in range(200):
-        assert shortcuts.memoised(EXPRESSION, ROOTS, _patient(f"family-{i}"), None) == [True]
+        assert shortcuts.memoised(reads_family, ROOTS, _patient(f"family-{i}"), None) == [True]
         assert shortcuts.memo_size()[1] <= 2000
     assert 0 < shortcuts.memo_size()[0] < 200
