@@ -295,6 +295,9 @@ WHOLE_ITEM_FUNCTIONS = frozenset({"distinct", "isDistinct", "intersect", "exclud
                                   "union", "children", "descendants", "repeat", "toString", "trace", "aggregate",
                                   "toJson", "memberOf", "conformsTo", "htmlChecks", "getValue"})
 _LITERAL_KINDS = frozenset({"str", "num", "date"})
+# properties read without being named: a Quantity's in comparisons, arithmetic, conversions and aggregates;
+# an extension's url in extension('...')
+IMPLICIT_READS = frozenset({"value", "code", "system", "unit", "comparator", "url"})
 
 
 def _is_literal(token: tuple[str, str] | None) -> bool:
@@ -330,7 +333,7 @@ def read_names(expression: str) -> frozenset[str] | None:
             if text in WHOLE_ITEM_FUNCTIONS:
                 return None
             names.add(text)
-    return frozenset(names)
+    return frozenset(names | IMPLICIT_READS)
 
 
 def is_pure(expression: str, allow_resolve: bool = False) -> bool:

@@ -94,16 +94,19 @@ def _names(expression: str) -> frozenset[str] | None:
 
 
 def _pruned(value: Any, names: frozenset[str], mark_references: bool) -> Any:
-    """`value` with only the properties named in `names` (see guards.read_names), at every depth. With
-    `mark_references`, a Reference's unnamed `reference` becomes a marker: its target is in the key instead (so
-    two foci referring to equal targets share a result), and its position still counts."""
+    """`value` with only the properties named in `names` (see guards.read_names), at every depth, and every
+    Reference's `reference` (resolve() reads it unnamed). With `mark_references`, an unnamed `reference` becomes a
+    marker: its target is in the key instead (so two foci referring to equal targets share a result), and its
+    position still counts."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            if k == "resourceType" or reads_key(k, names):
+            if k[:1] == "_" and reads_key(k, names):
+                out[k] = v  # a primitive's id and extensions: kept whole (they decide whether it exists)
+            elif k == "resourceType" or reads_key(k, names):
                 out[k] = _pruned(v, names, mark_references)
-            elif mark_references and k == "reference" and isinstance(v, str):
-                out[k] = "#target"
+            elif k == "reference" and isinstance(v, str):
+                out[k] = "#target" if mark_references else v
         return out
     if isinstance(value, list):
         return [_pruned(v, names, mark_references) for v in value]

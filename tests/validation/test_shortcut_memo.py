@@ -53,3 +53,30 @@ def test_total_key_bytes_stay_within_the_budget(monkeypatch: pytest.MonkeyPatch)
         assert shortcuts.memoised(reads_family, ROOTS, _patient(f"family-{i}"), None) == [True]
         assert shortcuts.memo_size()[1] <= 2000
     assert 0 < shortcuts.memo_size()[0] < 200
+
+
+@pytest.mark.parametrize("expression, context, foci", [
+    ("low.empty() or high.empty() or (low <= high)", "Range",  # a Quantity's value and code are read unnamed
+     [{"low": {"value": 1, "system": "http://unitsofmeasure.org", "code": "mg"},
+       "high": {"value": 5, "system": "http://unitsofmeasure.org", "code": "mg"}},
+      {"low": {"value": 10, "system": "http://unitsofmeasure.org", "code": "mg"},
+       "high": {"value": 5, "system": "http://unitsofmeasure.org", "code": "mg"}}]),
+    ("extension('http://a.org/x').exists()", None,  # extension(url) reads url unnamed
+     [{"extension": [{"url": "http://a.org/x", "valueString": "s"}]},
+      {"extension": [{"url": "http://b.org/y", "valueString": "s"}]}]),
+    ("name.family.exists()", None,
+     [{"name": [{"family": "Ng"}]}, {"name": [{"given": ["Ada"]}]}]),
+])
+def test_memoised_results_follow_what_is_read_unnamed(expression: str, context: str | None,
+                                                     foci: list[dict]) -> None:
+    compiled = compile_expression(expression)
+    from fhir_service.validation.guards import root_names
+
+    roots = root_names(expression) or frozenset({"extension"})
+    shortcuts._memo.clear()
+    shortcuts._memo_bytes = 0
+    results = [shortcuts.memoised(compiled, roots, focus, context) for focus in foci]
+    expected = [shortcuts._normalised(compiled.evaluate(f, resource=f, root_resource=f, context_type=context))
+                for f in foci]
+    assert results == expected
+    assert results[0] != results[1]
