@@ -159,11 +159,11 @@ class IndexMatch:
         same, and one row range `low < b AND high > a` is one index range scan instead of two large sets
         intersected. The caller merges only parameters no stored resource has several values of."""
         parts = [self, *others]
-        rebuilds = [part.rebuild for part in parts]
-        rebuild = None
-        if all(rebuilds):
-            def rebuild(low: Any, high: Any) -> ColumnElement[bool]:
-                return and_(*[build(low, high) for build in rebuilds])  # type: ignore[misc]
+        rebuilds = [part.rebuild for part in parts if part.rebuild is not None]
+
+        def rebuild_all(low: Any, high: Any) -> ColumnElement[bool]:
+            return and_(*[build(low, high) for build in rebuilds])
+        rebuild = rebuild_all if len(rebuilds) == len(parts) else None
         lows = [part.low_lt for part in parts if part.low_lt is not None]
         highs = [part.high_gt for part in parts if part.high_gt is not None]
         return IndexMatch(self.table, self.resource_type, self.code, and_(*[part.match for part in parts]),

@@ -47,6 +47,7 @@ RETRIES = 5
 # ANALYZE once the resource table has grown by this share since the last one (and by ANALYZE_MIN_ROWS)
 ANALYZE_GROWTH = 0.25
 ANALYZE_MIN_ROWS = 1000
+SQLITE_RECYCLE_S = 60
 SQLITE_ANALYSIS_LIMIT = 1000  # rows sampled per index by SQLite's ANALYZE: milliseconds, not seconds
 MULTI_KINDS = ("date", "number", "quantity")  # range types whose same-row merging needs single values
 COPY_MIN_ROWS = 50
@@ -56,7 +57,11 @@ NARROW_PROBE = 2000  # index entries counted at most per side to choose a date r
 def make_engine(url: str) -> Engine:
     """An engine with the per-dialect settings the repository relies on (see module docstring)."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # SQLite reads planner statistics (sqlite_stat1) when a connection opens, and does not reload them
+        # when another connection (another process: `load`, a gunicorn worker) runs ANALYZE: pooled
+        # connections are renewed after SQLITE_RECYCLE_S so that a server follows its store's growth
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               pool_recycle=SQLITE_RECYCLE_S)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
