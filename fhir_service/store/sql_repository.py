@@ -825,9 +825,10 @@ class Session:
             plans, where, merged = self._search_plans(builder, query, types, membership, merge_allowed)
             matches, next_cursor, keys = self._search_page(builder, query, types, plans, where)
             # merged ranges were exact when planned: still so if no resource with several values of them
-            # was committed meanwhile (PostgreSQL reads each statement from a new snapshot); else re-plan
-            if not merged or all(self.repo.single_valued(self.conn, rt, codes) == codes
-                                 for rt, codes in merged.items()):
+            # was committed meanwhile (PostgreSQL reads each statement from a new snapshot; a SQLite read
+            # transaction is one snapshot from its first read); else re-plan
+            if not merged or self.repo.dialect == "sqlite" or all(
+                    self.repo.single_valued(self.conn, rt, codes) == codes for rt, codes in merged.items()):
                 break
             merge_allowed = False
             builder.ignored.clear()

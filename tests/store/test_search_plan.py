@@ -130,3 +130,21 @@ def test_date_ranges_at_either_end_of_the_stored_dates(repo: SqlRepository) -> N
     assert sorted(ids(repo, [("date", "sa2022-01-26")], count=50)) == ["d26", "d27"]
     assert sorted(ids(repo, [("date", "eb2022-01-03")], count=50)) == ["d0", "d1"]
     assert sorted(ids(repo, [("date", "gt2022-01-26"), ("date", "ne2022-01-28")], count=50)) == ["d26"]
+
+
+def test_a_flag_committed_during_the_search_makes_it_re_plan(repo: SqlRepository, monkeypatch: Any) -> None:
+    """PostgreSQL reads each statement from a new snapshot: a multi-valued resource committed between the
+    flag check and the page must not be judged by the merged condition. Simulated: the first check answers
+    from before that commit."""
+    if repo.dialect != "postgresql":
+        return  # a SQLite read transaction is one snapshot: the check before the page is enough there
+    repo.update(obs("timing", ["a"], ["2022-01-01", "2022-03-01"]))
+    real = repo.single_valued
+    calls: list[int] = []
+
+    def stale_then_real(conn: Any, resource_type: str, codes: Any) -> set[str]:
+        calls.append(1)
+        return set(codes) if len(calls) == 1 else real(conn, resource_type, codes)
+    monkeypatch.setattr(repo, "single_valued", stale_then_real)
+    assert ids(repo, [("date", "ge2022-02-01"), ("date", "lt2022-01-15")]) == ["timing"]
+    assert len(calls) >= 2
