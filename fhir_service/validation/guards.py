@@ -343,4 +343,6 @@ def is_pure(expression: str, allow_resolve: bool = False) -> bool:
     if tokens is None:
         return False
     impure = IMPURE - {"resolve"} if allow_resolve else IMPURE
+    if sum(1 for kind, text in tokens if kind == "id" and text == "resolve") > 1:
+        return False  # resolve() of a resolved target: its targets are not in the memo key (first level only)
     return not any(kind == "var" or (kind == "id" and text in impure) for kind, text in tokens)

@@ -80,3 +80,13 @@ def test_memoised_results_follow_what_is_read_unnamed(expression: str, context: 
                 for f in foci]
     assert results == expected
     assert results[0] != results[1]
+
+
+def test_chained_resolve_is_never_memoised() -> None:
+    """Only first-level resolve() targets are part of a memo key, so a resolve() of a resolved target must be
+    evaluated every time (else a result could be reused across bundles whose second-level targets differ)."""
+    from fhir_service.validation.guards import is_pure
+
+    assert is_pure("reasonReference.resolve().code.exists()", allow_resolve=True)
+    assert not is_pure("subject.resolve().managingOrganization.resolve().active", allow_resolve=True)
+    assert not is_pure("reasonReference.resolve().code.exists()")
