@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, TypeVar
 from urllib.parse import parse_qsl
 
 import orjson
-from sqlalchemy import (and_, bindparam, create_engine, delete, event, false, func, insert, or_, select, text, true, tuple_,
-                        update)
+from sqlalchemy import (and_, bindparam, create_engine, delete, event, false, func, insert, or_, select, text, true,
+                        tuple_, update)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 

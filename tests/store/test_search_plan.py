@@ -148,3 +148,10 @@ def test_a_flag_committed_during_the_search_makes_it_re_plan(repo: SqlRepository
     monkeypatch.setattr(repo, "single_valued", stale_then_real)
     assert ids(repo, [("date", "ge2022-02-01"), ("date", "lt2022-01-15")]) == ["timing"]
     assert len(calls) >= 2
+
+
+def test_a_search_of_every_type_without_criteria(repo: SqlRepository) -> None:
+    repo.update(obs("o1", ["a"], "2022-01-01"))
+    repo.update({"resourceType": "Patient", "id": "p1"})
+    everything = repo.search(SearchQuery(resource_type=None, params=[], total="accurate"))
+    assert everything.total == 2 and sorted(m.id for m in everything.matches) == ["o1", "p1"]
