@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import parse_qsl
@@ -368,9 +369,10 @@ class FhirRest:
                             "resource": subset(stored.resource or {}, summary, elements or None, self.definitions),
                             "search": {"mode": mode}})
         if result.ignored:
-            entries.append({"resource": operation_outcome(
-                [_issue("warning", "not-supported", message) for message in result.ignored]),
-                "search": {"mode": "outcome"}})
+            entries.append({"fullUrl": f"urn:uuid:{uuid.uuid4()}",  # R4: every searchset entry has a fullUrl
+                            "resource": operation_outcome(
+                                [_issue("warning", "not-supported", message) for message in result.ignored]),
+                            "search": {"mode": "outcome"}})
         visible = [(k, v) for k, v in params if k != "_cursor"]
         links = [("self", bundles.link(request.base, path, list(params)))]
         if result.next_cursor or query.cursor:

@@ -731,7 +731,9 @@ class Session:
         self._check_type(resource_type)
         row = self._current(resource_type, id, lock=True)
         if row is None:
-            raise NotFound(f"{resource_type}/{id} is not known")
+            if if_match is not None:  # a version was asserted: there is nothing it could match
+                raise NotFound(f"{resource_type}/{id} is not known")
+            return None  # R4 http.html#delete: deleting what does not exist at all succeeds, as for a deleted one
         if if_match is not None and if_match != row.version:
             raise PreconditionFailed(f"If-Match version {if_match} does not match current version {row.version}"
                                      f" of {resource_type}/{id}")

@@ -75,7 +75,9 @@ def test_delete_then_read_is_410(client: Client) -> None:
     gone = client("GET", "/Patient/p1")
     assert gone.status == 410 and is_outcome(gone.body)
     assert client("DELETE", "/Patient/p1").status == 204  # idempotent
-    assert client("DELETE", "/Patient/never").status == 404
+    assert client("DELETE", "/Patient/never").status == 204  # R4: "or if the resource does not exist at all"
+    assert client("GET", "/Patient/never").status == 404  # and deleting it wrote nothing
+    assert client("DELETE", "/Patient/never", headers={"If-Match": 'W/"1"'}).status == 404
 
 
 def test_prefer_return(client: Client) -> None:

@@ -66,9 +66,14 @@ def test_delete_then_read_is_gone_and_recreate_continues_versions(repo: SqlRepos
     assert created and recreated.version_id == 3
 
 
-def test_delete_of_unknown_resource_is_not_found(repo: SqlRepository) -> None:
+def test_delete_of_unknown_resource_succeeds_unless_a_version_is_asserted(repo: SqlRepository) -> None:
+    """R4 http.html#delete: "Upon successful deletion, or if the resource does not exist at all, the server
+    should return ..." a success; with If-Match there is no version that could match."""
+    assert repo.delete("Patient", "nope") is None
     with pytest.raises(NotFound):
-        repo.delete("Patient", "nope")
+        repo.delete("Patient", "nope", if_match=1)
+    with pytest.raises(NotFound):
+        repo.read("Patient", "nope")  # nothing was written by the delete
 
 
 def test_history_is_newest_first_and_pages_with_a_cursor(repo: SqlRepository) -> None:
