@@ -11,7 +11,23 @@ SUMMARY_VALUES = ("true", "false", "text", "data", "count")
 RESPONSE_PARAMS = frozenset({"_format", "_pretty", "_summary", "_elements"})
 
 
+MAX_CRITERIA = 64  # search parameters in one request (HAPI and Medplum accept far fewer in practice)
+MAX_VALUES = 200  # comma-separated values (OR) of one parameter
+
+
 def parse_search(resource_type: str | None, params: list[tuple[str, str]], request: Request) -> SearchQuery:
+    """The search the request asks for; 400 for what no store should be asked to plan (too many criteria or
+    OR values: the SQL of such a search exceeds the databases' expression limits)."""
+    criteria = [(k, v) for k, v in params if not k.startswith("_") or k in ("_id", "_lastUpdated", "_tag",
+                                                                             "_profile", "_security", "_text",
+                                                                             "_content", "_has")]
+    if len(criteria) > MAX_CRITERIA:
+        raise FhirError(400, f"A search may have at most {MAX_CRITERIA} criteria; this one has {len(criteria)}",
+                        "too-costly")
+    for key, value in criteria:
+        if value.count(",") >= MAX_VALUES:
+            raise FhirError(400, f"A search parameter may have at most {MAX_VALUES} values; {key} has "
+                                 f"{value.count(',') + 1}", "too-costly")
     query = SearchQuery(resource_type=resource_type, count=DEFAULT_COUNT,
                         strict=(request.prefer("handling") == "strict"))
     for key, value in params:
