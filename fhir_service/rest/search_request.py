@@ -24,6 +24,10 @@ def parse_search(resource_type: str | None, params: list[tuple[str, str]], reque
     if len(criteria) > MAX_CRITERIA:
         raise FhirError(400, f"A search may have at most {MAX_CRITERIA} criteria; this one has {len(criteria)}",
                         "too-costly")
+    for key, value in params:
+        if "\x00" in key or "\x00" in value:
+            raise FhirError(400, f"The search parameter {key.replace(chr(0), '%00')!r} holds U+0000 (NUL), which "
+                                 "no FHIR string may contain", "invalid")
     for key, value in criteria:
         if value.count(",") >= MAX_VALUES:
             raise FhirError(400, f"A search parameter may have at most {MAX_VALUES} values; {key} has "

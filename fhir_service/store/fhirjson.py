@@ -7,6 +7,7 @@ the precision its author wrote. Everything the store keeps and the server return
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -32,16 +33,38 @@ def loads(data: bytes | str) -> Any:
 
 
 def check_depth(value: Any) -> None:
-    """ValueError when `value` nests deeper than MAX_DEPTH (checked without recursion)."""
+    """ValueError when `value` nests deeper than MAX_DEPTH, or holds a string no store can keep: U+0000
+    (PostgreSQL text refuses it; FHIR strings forbid it) or a lone UTF-16 surrogate (not encodable as UTF-8).
+    Checked without recursion."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep")
         if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, (dict, list)))
+            for key, child in item.items():
+                if _UNSTORABLE.search(key):
+                    raise ValueError(f"the property name {key!r} holds {_describe(key)}")
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and _UNSTORABLE.search(child):
+                    raise ValueError(f"the value of {key!r} holds {_describe(child)}")
         elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item if isinstance(child, (dict, list)))
+            for child in item:
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif isinstance(child, str) and _UNSTORABLE.search(child):
+                    raise ValueError(f"a string in an array holds {_describe(child)}")
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _describe(text: str) -> str:
+    found = _UNSTORABLE.search(text)
+    char = found.group() if found else ""
+    return "U+0000 (NUL), which FHIR strings do not allow" if char == "\x00" else \
+        f"a lone UTF-16 surrogate (U+{ord(char):04X}), which is not Unicode text"
 
 
 def _no_constant(name: str) -> Any:
