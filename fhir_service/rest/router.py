@@ -169,7 +169,7 @@ class FhirRest:
 
     def _validate_on_write(self, resource: dict[str, Any], findings: Sequence[Any] = ()) -> list[Any]:
         """The write interceptor. A resource that is not parseable FHIR is a 400 (always, unless
-        configured off); then, when configured, validation against its meta.profile: enforce -> 422,
+        configured off); then, when configured, validation against base R4 and its meta.profile: enforce -> 422,
         warn -> logged and returned to a client asking for Prefer: return=OperationOutcome. `findings` are
         what the format reader reported (XML element order, undefined attributes): they count as validation
         issues whenever validate-on-write is on, with or without a meta.profile."""
@@ -182,7 +182,7 @@ class FhirRest:
         profiles = [p for p in (meta.get("profile") or [] if isinstance(meta, dict) else []) if isinstance(p, str)]
         if mode == "off":
             return []
-        issues = list(findings) + (validate(resource, self.definitions, profiles) if profiles else [])
+        issues = list(findings) + validate(resource, self.definitions, profiles)  # base R4, then its profiles
         if mode == "enforce" and has_errors(issues):
             raise _Unprocessable(issues)
         if has_errors(issues):
@@ -253,7 +253,7 @@ class FhirRest:
                 raise FhirError(412, f"If-Match version {if_match} is not the current version "
                                      f"{current.version_id}", "conflict")
             try:
-                patched = apply_patch(current.resource or {}, operations)
+                patched = apply_patch(current.resource or {}, operations, max_bytes=self.config.max_body_bytes)
             except PatchFormatError as exc:
                 raise FhirError(400, f"not a JSON Patch: {exc}", "structure") from None
             except PatchError as exc:
@@ -502,7 +502,7 @@ class _Unprocessable(FhirError):
     """Validate-on-write (enforce) found errors: 422 with the validator's own issues."""
 
     def __init__(self, issues: list[Any]) -> None:
-        super().__init__(422, "the resource does not conform to its declared profile(s)", "processing")
+        super().__init__(422, "the resource does not conform to FHIR R4 or its declared profile(s)", "processing")
         self.issues = issues
 
     def outcome(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from dataclasses import replace
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -18,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from fhir_service.rest.http import FHIR_JSON, FhirError, Request, Response, outcome_of
 from fhir_service.store import fhirjson
 from fhir_service.store.repository import StoreError
+from fhir_service.validation.outcome import Issue, operation_outcome
 
 _RESOURCE_URL = re.compile(r"^(?:https?://.*/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})$")
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
@@ -148,9 +150,10 @@ def _transaction(rest: Any, request: Request, entries: list[_Entry | FhirError])
             except (FhirError, StoreError) as error:
                 status = getattr(error, "status", 400)
                 message = getattr(error, "diagnostics", str(error))
-                raise FhirError(status, f"transaction failed at Bundle.entry[{entry.index}] "
-                                        f"({entry.method} {entry.url}): {message}",
-                                getattr(error, "code", "processing"), f"Bundle.entry[{entry.index}]") from None
+                raise _EntryFailed(status, f"transaction failed at Bundle.entry[{entry.index}] "
+                                           f"({entry.method} {entry.url}): {message}",
+                                   getattr(error, "code", "processing"), entry.index,
+                                   getattr(error, "issues", None) or []) from None
         return [responses[i] for i in range(len(work_items))]
 
     out = rest.repo.atomic(work)
@@ -262,3 +265,25 @@ def _run(rest: Any, tx: Any, request: Request, entry: _Entry, ids: dict[str, str
     if entry.path in ("/", ""):
         raise FhirError(400, "a transaction entry cannot itself be a batch or transaction", "not-supported")
     return _response_entry(rest.dispatch(_sub_request(request, entry, resource), tx))
+
+
+class _EntryFailed(FhirError):
+    """A transaction entry failed: the summary issue, then the entry's own issues (the validator's, for a 400 or
+    422 of validate-on-write) with their expressions placed inside the Bundle."""
+
+    def __init__(self, status: int, diagnostics: str, code: str, index: int, issues: list[Any]) -> None:
+        super().__init__(status, diagnostics, code, f"Bundle.entry[{index}]")
+        self.index = index
+        self.issues = issues
+
+    def outcome(self) -> dict[str, Any]:
+        summary = Issue(severity="error", code=self.code, diagnostics=self.diagnostics, expression=self.expression)
+        placed = []
+        for issue in self.issues:
+            expression = issue.expression
+            if expression:
+                rest_of_path = expression.split(".", 1)[1] if "." in expression else ""
+                prefix = f"Bundle.entry[{self.index}].resource"
+                expression = f"{prefix}.{rest_of_path}" if rest_of_path else prefix
+            placed.append(replace(issue, expression=expression, line=None, col=None))
+        return operation_outcome([summary, *placed])

@@ -1,10 +1,9 @@
 """Review item 7: `--validate-on-write enforce` refuses what it cannot vouch for, on the real REST core.
 
 A meta.profile this server does not know is an error (422 with the validator's issues), for a create, an
-update and a PATCH; `$validate` against a profile it does not know says so as an error. The strict xfails
-below are the part of item 7 that needs `rest/router.py` / `rest/transaction.py` (owned elsewhere): they
-pass, and must then lose their marker, once the interceptor validates unprofiled writes against base R4
-and a failed transaction carries the validator's issues.
+update and a PATCH; `$validate` against a profile it does not know says so as an error. Every write is
+validated against base R4 too (a resource without meta.profile is not exempt), and a refused transaction
+carries the validator's issues, placed at `Bundle.entry[n].resource...`.
 """
 from __future__ import annotations
 
@@ -79,24 +78,16 @@ def test_validate_against_an_unknown_profile_is_an_error(rest: FhirRest) -> None
     assert known.status == 200 and errors(known.body) == []
 
 
-NEEDS_ROUTER = ("needs rest/router.py FhirRest._validate_on_write to validate every write against base R4 in "
-                "enforce (drop `if profiles else []`); owned by the search/intake engineer")
-
-
-@pytest.mark.xfail(strict=True, reason=NEEDS_ROUTER)
 def test_enforce_refuses_a_base_invalid_code_without_a_profile(rest: FhirRest) -> None:
     assert call(rest, "POST", "/Patient", {"resourceType": "Patient", "gender": "bogus"}).status == 422
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_ROUTER)
 def test_enforce_refuses_a_base_invalid_patch(rest: FhirRest) -> None:
     assert call(rest, "PUT", "/Patient/p1", {"resourceType": "Patient", "id": "p1"}).status == 201
     patch = call(rest, "PATCH", "/Patient/p1", [{"op": "add", "path": "/gender", "value": "bogus"}], headers=PATCH)
     assert patch.status == 422
 
 
-@pytest.mark.xfail(strict=True, reason="needs rest/transaction.py to keep the entry's issues (prefixed with "
-                                       "Bundle.entry[n].resource) when it wraps a 422; not owned here")
 def test_a_refused_transaction_carries_the_validators_issues(rest: FhirRest) -> None:
     bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [{
         "fullUrl": "urn:uuid:1", "request": {"method": "POST", "url": "Patient"},
