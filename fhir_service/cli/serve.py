@@ -28,6 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="validate writes against their meta.profile (default off)")
     parser.add_argument("--max-body-mb", type=float, default=16.0,
                         help="largest request body accepted, in MiB (default 16; larger is a 413)")
+    parser.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                        help="browser origin allowed to write (POST/PUT/PATCH/DELETE), repeatable; '*' for any. "
+                             "Any origin may read. Default: FHIR_SERVICE_CORS_ORIGINS, else none")
     parser.add_argument("--bundles", type=Path, default=BUNDLES_DIR,
                         help="folder preloaded into the embedded database (default: the repository's bundles/)")
 
@@ -86,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     def factory():  # type: ignore[no-untyped-def]
-        return create_app(db_url=db_url, config=config)
+        return create_app(db_url=db_url, config=config, cors_origins=args.cors_origin)
 
     print(f"FHIR base: http://{args.host}:{args.port}/fhir  (database: {db_url})", file=sys.stderr)
     if args.dev:
