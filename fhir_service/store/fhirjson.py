@@ -25,11 +25,22 @@ def loads(data: bytes | str) -> Any:
     if isinstance(data, bytes):
         data = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8")
     try:
-        value = json.loads(data, parse_float=Decimal, parse_constant=_no_constant)
+        value = json.loads(data, parse_float=Decimal, parse_constant=_no_constant, object_pairs_hook=_object)
     except RecursionError:
         raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep") from None
     check_depth(value)
     return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object; a property named twice is an error (FHIR JSON forbids it, and `fhir-service validate`
+    rejects it: the server must not store what its own validator refuses)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        raise ValueError(f"the property {duplicate!r} appears twice in one JSON object")
+    return obj
 
 
 def check_depth(value: Any) -> None:

@@ -34,3 +34,9 @@ def test_emoji_and_other_non_bmp_text_is_stored_as_sent(client: Client) -> None:
     created = client("POST", "/Patient", {"resourceType": "Patient", "name": [{"family": "\U0001F600 \u674e"}]})
     assert created.status == 201
     assert client("GET", f"/Patient/{created.body['id']}").body["name"][0]["family"] == "\U0001F600 \u674e"
+
+
+def test_a_property_named_twice_is_refused_as_the_validator_refuses_it(client: Client) -> None:
+    response = client("POST", "/Patient", b'{"resourceType":"Patient","gender":"male","gender":"female"}')
+    assert response.status == 400 and "'gender' appears twice" in response.body["issue"][0]["diagnostics"]
+    assert client("GET", "/Patient", query="_summary=count").body["total"] == 0
