@@ -7,6 +7,7 @@ Address. Unusable values are skipped: indexing never rejects a resource.
 """
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -19,6 +20,8 @@ STRING_MAX = 512
 _REF_RE = re.compile(r"^(?:(?P<base>.*)/)?(?P<type>[A-Z][A-Za-z]+)/(?P<id>[A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
 
 Rows = dict[str, list[tuple[Any, ...]]]
+
+log = logging.getLogger(__name__)
 
 
 def normalize_string(value: str) -> str:
@@ -53,6 +56,18 @@ def narrative_text(resource: dict[str, Any]) -> str | None:
     return text or None
 
 
+_warned: set[tuple[str, str, str]] = set()
+
+
+def _unindexed(code: str, resource: dict[str, Any], exc: Exception) -> None:
+    """Say (once per parameter, type and kind of failure) that a search parameter could not be evaluated, so
+    the resource will not be found by it."""
+    key = (code, str(resource.get("resourceType")), type(exc).__name__)
+    if key not in _warned:
+        _warned.add(key)
+        log.warning("search parameter %s not indexed for %s: %s: %s", code, key[1], key[2], exc)
+
+
 def index_resource(resource: dict[str, Any], params: dict[str, SearchParam]) -> Rows:
     rows: Rows = {kind: [] for kind in ("string", "token", "date", "reference", "quantity", "number", "uri")}
     text = narrative_text(resource)
@@ -66,7 +81,8 @@ def index_resource(resource: dict[str, Any], params: dict[str, SearchParam]) -> 
         for branch in param.branches:
             try:
                 values = branch.evaluate(resource)
-            except Exception:  # an engine gap on one branch must not block the write
+            except Exception as exc:  # noqa: BLE001 - an engine gap on one branch must not block the write ...
+                _unindexed(param.code, resource, exc)  # ... but it is never silent
                 continue
             for value in values:
                 for row in _rows_for(param, value, branch.target_type):
@@ -85,7 +101,8 @@ def _composite_rows(param: SearchParam, resource: dict[str, Any], rows: Rows) ->
     for branch in param.branches:
         try:
             roots = branch.evaluate(resource)
-        except Exception:
+        except Exception as exc:  # noqa: BLE001
+            _unindexed(param.code, resource, exc)
             continue
         for root in roots:
             if not isinstance(root, dict):
@@ -95,7 +112,8 @@ def _composite_rows(param: SearchParam, resource: dict[str, Any], rows: Rows) ->
                 part = SearchParam(code=f"{param.code}${position}", type=kind, url=None, branches=())
                 try:
                     values = evaluate(root)
-                except Exception:
+                except Exception as exc:  # noqa: BLE001
+                    _unindexed(part.code, resource, exc)
                     continue
                 for value in values:
                     for row in _rows_for(part, value, None):

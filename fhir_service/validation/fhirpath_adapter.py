@@ -1,59 +1,20 @@
 """The one place the validator touches a FHIRPath engine: compile an invariant once, evaluate it at an element.
 
 Why an adapter: the project's engine (`fhir_service.fhirpath`) owns FHIRPath semantics (typed focus, %resource,
-%rootResource, resolve()); this module only narrows it to what invariants need, and falls back to fhirpathpy
-directly if the project's engine cannot be imported, so validation never depends on import order.
+%rootResource, resolve()); this module only narrows it to what invariants need. There is no fallback engine:
+one with other semantics would silently change what validation reports.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from fhirpathpy.engine.nodes import ResourceNode
+from fhir_service import fhirpath as _fp
 
 Resolver = Callable[[str], "Mapping[str, Any] | None"]
 
-try:  # the project's engine
-    from fhir_service import fhirpath as _fp
-
-    def _compile(expression: str) -> Any:
-        return _fp.compile(expression)
-
-    _is_true = _fp.is_true
-    EvaluationError: type[Exception] = _fp.FhirPathError
-    _PROJECT_ENGINE = True
-except Exception:  # noqa: BLE001 - fall back to bare fhirpathpy
-    import fhirpathpy
-    from fhirpathpy.models import models
-
-    _MODEL = models["r4"]
-    EvaluationError = Exception
-    _PROJECT_ENGINE = False
-
-    class _Bare:
-        def __init__(self, expression: str) -> None:
-            self.expression = expression
-            self._fn = fhirpathpy.compile(expression, _MODEL)
-
-        def evaluate(self, node: Any, *, resource: Any = None, root_resource: Any = None,
-                     context_type: str | None = None, variables: Mapping[str, Any] | None = None,
-                     resolver: Resolver | None = None) -> list[Any]:
-            focus = node
-            if context_type and not (isinstance(node, dict) and "resourceType" in node):
-                focus = ResourceNode.create_node(node, context_type.replace("[x]", ""))
-            env = {"resource": resource if resource is not None else node,
-                   "rootResource": root_resource if root_resource is not None else resource}
-            env.update(variables or {})
-            return self._fn(focus, env)
-
-    def _compile(expression: str) -> Any:
-        return _Bare(expression)
-
-    def _is_true(result: list[Any]) -> bool:
-        if not result:
-            return False
-        if len(result) == 1 and isinstance(result[0], bool):
-            return result[0]
-        return True
+_compile = _fp.compile
+_is_true = _fp.is_true
+EvaluationError: type[Exception] = _fp.FhirPathError
 
 
 class CompiledExpression:

@@ -13,6 +13,8 @@ import logging
 from typing import Any, Callable, Sequence
 
 from fhir_service.definitions import Definitions, default_definitions
+from fhir_service.validation.bindings import BindingChecker
+from fhir_service.validation.bundle import check_bundle, make_resolver
 from fhir_service.validation.outcome import Issue
 from fhir_service.validation.walker import Walk
 
@@ -20,20 +22,7 @@ Rule = Callable[[dict, Definitions], list[Issue]]
 log = logging.getLogger(__name__)
 
 
-def _bundle_hooks() -> tuple[Any, Any]:
-    """check_bundle and make_resolver from bundle.py (the CLI engineer's), if it is importable."""
-    try:
-        from fhir_service.validation import bundle
-    except Exception:  # noqa: BLE001 - validation must work without the bundle rules
-        return None, None
-    return getattr(bundle, "check_bundle", None), getattr(bundle, "make_resolver", None)
-
-
-def _bindings(definitions: Definitions) -> Any:
-    try:
-        from fhir_service.validation.bindings import BindingChecker
-    except Exception:  # noqa: BLE001 - no terminology: bindings are skipped
-        return None
+def _bindings(definitions: Definitions) -> BindingChecker:
     return definitions.memo(("validation.bindings",), lambda: BindingChecker.create(definitions))
 
 
@@ -56,7 +45,7 @@ class Validator:
         self.example_urls = example_urls
         self.check_references = check_references
         self.bundle_rules = tuple(bundle_rules)
-        self._bundle_check, self._make_resolver = _bundle_hooks()
+        self._bundle_check, self._make_resolver = check_bundle, make_resolver
 
     def validate(self, resource: Any, profiles: Sequence[str] = ()) -> list[Issue]:
         """Every issue found in `resource` (parsed JSON of any shape), in document order of discovery."""
