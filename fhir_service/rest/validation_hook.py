@@ -5,9 +5,7 @@ Used by `$validate` and by the validate-on-write interceptor. A profile the call
 parameter, or the meta.profile that validate-on-write checks) that this server does not know is an error, as
 `fhir-service validate --profile` treats it: a resource cannot be said to conform to a profile nobody checked,
 and `--validate-on-write enforce` must not store it as if it did (the validator alone only warns when it meets
-an unknown meta.profile while validating). If the validator cannot be imported (it is
-being written alongside this code), a structural check with the fhir.resources R4B models stands in, so the
-server keeps answering with a real OperationOutcome instead of failing.
+an unknown meta.profile while validating).
 """
 from __future__ import annotations
 
@@ -18,23 +16,21 @@ from decimal import Decimal
 from typing import Any, Sequence
 
 from fhir_service.validation.outcome import Issue
+from fhir_service.validation.project import project_validator
+from fhir_service.validation.validator import Validator
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _validators: dict[int, Any] = {}
 
 
-def _validator(definitions: Any) -> Any | None:
+def _validator(definitions: Any) -> Validator:
+    """One project validator (R4 + profiles + the clinical rule layers, as `validate` runs) per definitions."""
     key = id(definitions)
     if key not in _validators:
         with _lock:
-            try:  # the project's validator: R4 + profiles + the clinical rule layers (as `validate` runs)
-                from fhir_service.validation.project import project_validator
-
+            if key not in _validators:
                 _validators[key] = project_validator(definitions)
-            except Exception as exc:  # noqa: BLE001 - fall back, say why once
-                log.warning("fhir_service.validation.Validator unavailable (%s); using structural fallback", exc)
-                _validators[key] = None
     return _validators[key]
 
 
@@ -86,31 +82,9 @@ def validate(resource: Any, definitions: Any, profiles: Sequence[str] = ()) -> l
     resource = _plain(resource)
     wanted = list(dict.fromkeys(p for p in profiles if p))
     unknown = [p for p in wanted if not _is_profile(definitions, p)]
-    if validator is not None:
-        try:
-            issues = list(validator.validate(resource, [p for p in wanted if p not in unknown]))
-            return _unknown_profiles_are_errors(issues, unknown, resource)
-        except Exception as exc:  # noqa: BLE001 - a validator crash must not become a 500
-            log.exception("validator failed")
-            return [Issue("error", "exception", f"validator failed on this resource: {type(exc).__name__}: {exc}")]
-    return _unknown_profiles_are_errors(_structural(resource), unknown, resource)
-
-
-def _structural(resource: Any) -> list[Issue]:
-    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-        return [Issue("fatal", "structure", "not a FHIR resource: a JSON object with resourceType is needed")]
-    from fhir.resources.R4B import get_fhir_model_class
-
     try:
-        model = get_fhir_model_class(resource["resourceType"])
-    except KeyError:
-        return [Issue("fatal", "structure", f"unknown resource type {resource['resourceType']!r}", "resourceType")]
-    try:
-        model.model_validate(resource)
-    except Exception as exc:  # pydantic ValidationError
-        errors = getattr(exc, "errors", lambda: [])()
-        return [Issue("error", "structure", err.get("msg", str(err)),
-                      resource["resourceType"] + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                                         for p in err.get("loc", ())))
-                for err in errors] or [Issue("error", "structure", str(exc))]
-    return []
+        issues = list(validator.validate(resource, [p for p in wanted if p not in unknown]))
+    except Exception as exc:  # noqa: BLE001 - a validator crash must not become a 500
+        log.exception("validator failed")
+        return [Issue("error", "exception", f"validator failed on this resource: {type(exc).__name__}: {exc}")]
+    return _unknown_profiles_are_errors(issues, unknown, resource)
