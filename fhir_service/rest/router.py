@@ -421,6 +421,10 @@ class FhirRest:
                     profiles.append(parameter.get("valueUri") or parameter.get("valueCanonical") or "")
                 elif name == "mode":
                     mode = parameter.get("valueCode") or parameter.get("valueString")
+        mode = mode or next((v for k, v in request.query if k == "mode"), None)
+        if mode is not None and mode not in VALIDATE_MODES:
+            raise FhirError(400, f"$validate mode must be one of {', '.join(VALIDATE_MODES)}, not {mode!r}",
+                            "code-invalid", "Parameters.parameter.where(name='mode')")
         if mode == "delete":
             if id is None:
                 raise FhirError(400, "$validate mode=delete needs an instance", "required")
@@ -485,6 +489,9 @@ class FhirRest:
         if resource is None or (summary is None and not elements):
             return resource
         return subset(resource, summary, elements or None, self.definitions)
+
+
+VALIDATE_MODES = ("create", "update", "delete")  # R4 ValueSet resource-validation-mode
 
 
 class _Malformed(FhirError):

@@ -107,3 +107,14 @@ def test_validate_reads_decimals_as_the_store_keeps_them(rest: FhirRest) -> None
                          b'"valueQuantity":{"value":1.50,"unit":"mg/dL"}}', base=BASE)
     assert answer.status == 200 and errors(answer.body) == [], answer.body
     assert call(rest, "POST", "/Observation", observation).status == 201
+
+
+def test_validate_refuses_a_mode_outside_resource_validation_mode(rest: FhirRest) -> None:
+    patient = {"resourceType": "Patient"}
+    bad = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient},
+                                                      {"name": "mode", "valueCode": "zzz"}]}
+    answer = call(rest, "POST", "/Patient/$validate", bad)
+    assert answer.status == 400 and "create, update, delete" in errors(answer.body)[0]
+    good = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient},
+                                                       {"name": "mode", "valueCode": "create"}]}
+    assert call(rest, "POST", "/Patient/$validate", good).status == 200
