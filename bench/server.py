@@ -20,9 +20,9 @@ Everything is bounded: each measurement stops after --seconds or a request cap, 
 schema is dropped. PostgreSQL is skipped (with the reason printed) when it does not answer.
 Client threads and server workers share the same cores: figures at high concurrency are bounded by that.
 
-Planner statistics: the server never runs ANALYZE, so by default the figures show the store as a bulk load
-leaves it (PostgreSQL's autovacuum may or may not have analysed it by then); --analyze runs ANALYZE after
-each fill to show the store with fresh statistics.
+Planner statistics: the store refreshes them itself (SqlRepository analyses as it grows, see rest/README,
+search plans), so the figures show what a server gets after a bulk load through the repository; --analyze
+additionally runs ANALYZE after each fill (an administrator's explicit one).
 
 Usage: .venv/bin/python bench/server.py [--sizes 1000,10000,100000] [--seconds 3] [--db sqlite|postgres|both]
                                         [--analyze]
