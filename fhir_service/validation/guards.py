@@ -336,6 +336,35 @@ def read_names(expression: str) -> frozenset[str] | None:
     return frozenset(names | IMPLICIT_READS)
 
 
+def _chained_resolve(tokens: list[tuple[str, str]]) -> bool:
+    """Whether some resolve() navigates from the result of another resolve(): walking back along its path
+    (names, dots and balanced call parentheses), another `resolve` is met. Two resolve() calls on the same
+    focus (`a.resolve().x or a.resolve().y`) are not chained."""
+    for index, token in enumerate(tokens):
+        if token != ("id", "resolve"):
+            continue
+        i = index - 1
+        while i >= 0 and tokens[i] == ("p", "."):
+            i -= 1
+            if i >= 0 and tokens[i] == ("p", ")"):  # a call: skip its balanced argument list, then its name
+                depth = 0
+                while i >= 0:
+                    if tokens[i] == ("p", ")"):
+                        depth += 1
+                    elif tokens[i] == ("p", "("):
+                        depth -= 1
+                        if depth == 0:
+                            break
+                    i -= 1
+                i -= 1
+            if i < 0 or tokens[i][0] != "id":
+                break
+            if tokens[i][1] == "resolve":
+                return True
+            i -= 1
+    return False
+
+
 def is_pure(expression: str, allow_resolve: bool = False) -> bool:
     """Reads only its focus's own properties (no %variables, no resolve()/descendants()/now()...); with
     `allow_resolve`, resolve() is accepted too (the caller then keys results by the resolved targets)."""
@@ -343,6 +372,6 @@ def is_pure(expression: str, allow_resolve: bool = False) -> bool:
     if tokens is None:
         return False
     impure = IMPURE - {"resolve"} if allow_resolve else IMPURE
-    if sum(1 for kind, text in tokens if kind == "id" and text == "resolve") > 1:
+    if _chained_resolve(tokens):
         return False  # resolve() of a resolved target: its targets are not in the memo key (first level only)
     return not any(kind == "var" or (kind == "id" and text in impure) for kind, text in tokens)

@@ -88,5 +88,8 @@ def test_chained_resolve_is_never_memoised() -> None:
     from fhir_service.validation.guards import is_pure
 
     assert is_pure("reasonReference.resolve().code.exists()", allow_resolve=True)
+    assert is_pure("reasonReference.all(resolve().empty() or resolve().ofType(Condition).code.exists())",
+                   allow_resolve=True)  # two resolve() of the same focus: first level only
     assert not is_pure("subject.resolve().managingOrganization.resolve().active", allow_resolve=True)
+    assert not is_pure("subject.resolve().where(active).link.other.resolve().exists()", allow_resolve=True)
     assert not is_pure("reasonReference.resolve().code.exists()")
