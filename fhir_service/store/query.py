@@ -38,59 +38,40 @@ CONTROL_PARAMS = frozenset({"_count", "_sort", "_include", "_revinclude", "_tota
                             "_format", "_pretty", "_cursor", "_contained", "_containedType", "_type"})
 
 
-def split_values(raw: str) -> list[str]:
-    """Comma-separated OR values; `\\,` is a literal comma."""
-    values, current, escaped = [], [], False
-    for ch in raw:
+def _split_unescaped(text: str, separator: str, keep_escapes: bool = False) -> list[str]:
+    """`text` split on `separator` where it is not escaped by a backslash (FHIR search escaping); the
+    backslashes are dropped, or kept with `keep_escapes` for parts that are split again later."""
+    parts, current, escaped = [], [], False
+    for ch in text:
         if escaped:
             current.append(ch)
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch == ",":
-            values.append("".join(current))
+            if keep_escapes:
+                current.append(ch)
+        elif ch == separator:
+            parts.append("".join(current))
             current = []
         else:
             current.append(ch)
-    values.append("".join(current))
-    return values
+    parts.append("".join(current))
+    return parts
+
+
+def split_values(raw: str) -> list[str]:
+    """Comma-separated OR values; `\\,` is a literal comma."""
+    return _split_unescaped(raw, ",")
 
 
 def split_token(value: str) -> list[str]:
     """`system|code` split on unescaped bars (`\\|` is a literal bar)."""
-    parts, current, escaped = [], [], False
-    for ch in value:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == "|":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
+    return _split_unescaped(value, "|")
 
 
 def split_dollar(value: str) -> list[str]:
-    """Composite components: split on unescaped `$`."""
-    parts, current, escaped = [], [], False
-    for ch in value:
-        if escaped:
-            current.append(ch)
-            escaped = False
-        elif ch == "\\":
-            current.append(ch)
-            escaped = True
-        elif ch == "$":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current))
-    return parts
+    """Composite components: split on unescaped `$` (escapes kept: each component is parsed on its own)."""
+    return _split_unescaped(value, "$", keep_escapes=True)
 
 
 def like_escape(text: str) -> str:
