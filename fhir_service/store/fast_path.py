@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
+from fhir_service.store.expression_scan import depth_after, top_level
+
 _SIMPLE = re.compile(
     r"^\(?\s*(?P<path>[A-Z][A-Za-z]*(?:\.[a-z][A-Za-z]*)+)\s*"
     r"(?:(?:\s+as\s+|\.as\(\s*|\.ofType\(\s*)(?P<cast>[A-Za-z]+)\s*\)?)?\s*\)?"
@@ -254,27 +256,18 @@ _EMPTY_PRESERVING = re.compile(r"^(?:[a-z][A-Za-z]*|(?:where|ofType|as|extension
 def _top_level_segments(expression: str) -> list[str] | None:
     """`A.b.where(x = 'y.z').c` -> ['A', 'b', "where(x = 'y.z')", 'c']; None when the expression has
     anything at the top level but a dotted chain (operators, unions, parentheses around it)."""
-    segments, current, depth, quote = [], [], 0, None
-    for ch in expression.strip():
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and ch == ".":
+    text = expression.strip()
+    segments, current = [], []
+    for ch, at_top in top_level(text):
+        if at_top and ch == ".":
             segments.append("".join(current))
             current = []
             continue
-        elif depth == 0 and ch.isspace():
+        if at_top and ch.isspace():
             return None
         current.append(ch)
     segments.append("".join(current))
+    depth = depth_after(text)
     return segments if depth == 0 and all(segments) else None
 
 

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from fhir_service.store.expression_scan import top_level
 from fhir_service.store.fast_path import compile_relative, compile_simple, presence_guard
 from fhir_service.store.fhirpath_adapter import Evaluator, ExpressionError, compile_expression
 
@@ -47,20 +48,9 @@ class SearchParam:
 
 def split_union(expression: str) -> list[str]:
     """Top-level `|` branches of an expression (ignoring those inside parentheses or string literals)."""
-    parts, depth, current, quote = [], 0, [], None
-    for ch in expression:
-        if quote:
-            current.append(ch)
-            if ch == quote:
-                quote = None
-            continue
-        if ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
+    parts, current = [], []
+    for ch, at_top in top_level(expression):
+        if at_top and ch == "|":
             parts.append("".join(current).strip())
             current = []
             continue
